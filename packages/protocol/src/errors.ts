@@ -1,0 +1,95 @@
+/**
+ * The error catalogue: every error the product can answer with, declared once.
+ * REST, WebSocket, the nginx edge templates and docs/errors.md all read this.
+ */
+export interface ErrorSpec {
+  /** HTTP status used by REST (and by the edge for the same condition). */
+  readonly status: number;
+  /** Default human-readable message. */
+  readonly message: string;
+}
+
+export const ERRORS = {
+  VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
+  BAD_REQUEST: { status: 400, message: 'The request could not be understood.' },
+  MALFORMED_JSON: { status: 400, message: 'The body is not valid JSON.' },
+  UNAUTHORIZED: { status: 401, message: 'Authentication is required.' },
+  INVALID_TOKEN: { status: 401, message: 'The access token is missing, invalid or expired.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong user name or password.' },
+  FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'This origin is not allowed.' },
+  NOT_FOUND: { status: 404, message: 'The resource does not exist.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such endpoint.' },
+  UNKNOWN_SYMBOL: { status: 404, message: 'Unknown symbol.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this endpoint.' },
+  CONFLICT: { status: 409, message: 'The resource already exists or was changed.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; slow down.' },
+  TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many connections from this address.' },
+  TOO_MANY_SUBSCRIPTIONS: { status: 400, message: 'Subscription limit reached for this connection.' },
+  UNKNOWN_OP: { status: 400, message: 'Unknown operation.' },
+  MESSAGE_TOO_LARGE: { status: 413, message: 'The message is too large.' },
+  SLOW_CONSUMER: { status: 503, message: 'The client could not keep up; connection closed.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+  BAD_GATEWAY: { status: 502, message: 'The upstream service did not answer.' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'The service is unavailable; try again shortly.' },
+  GATEWAY_TIMEOUT: { status: 504, message: 'The upstream service timed out.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+export interface ErrorDetail {
+  path: string;
+  issue: string;
+}
+
+/** The JSON body of every 4xx/5xx (REST and edge) and of WS `error` messages. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  request_id: string;
+  details?: ErrorDetail[];
+}
+
+/** An error carrying a catalogue code; thrown by services, rendered by REST and WS. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: ErrorDetail[];
+  readonly headers?: Record<string, string>;
+  constructor(code: ErrorCode, message?: string, details?: ErrorDetail[], headers?: Record<string, string>) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+    this.headers = headers;
+  }
+}
+
+export function errorBody(code: ErrorCode, requestId: string, message?: string, details?: ErrorDetail[]): ErrorBody {
+  const body: ErrorBody = { code, message: message ?? ERRORS[code].message, request_id: requestId };
+  if (details && details.length > 0) body.details = details;
+  return body;
+}
+
+/** Which catalogue code a bare HTTP status maps to (used by the edge and fallbacks). */
+export function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 400: return 'BAD_REQUEST';
+    case 401: return 'UNAUTHORIZED';
+    case 403: return 'FORBIDDEN';
+    case 404: return 'NOT_FOUND';
+    case 405: return 'METHOD_NOT_ALLOWED';
+    case 409: return 'CONFLICT';
+    case 413: return 'PAYLOAD_TOO_LARGE';
+    case 415: return 'UNSUPPORTED_MEDIA_TYPE';
+    case 429: return 'RATE_LIMITED';
+    case 502: return 'BAD_GATEWAY';
+    case 503: return 'SERVICE_UNAVAILABLE';
+    case 504: return 'GATEWAY_TIMEOUT';
+    default: return status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
+  }
+}

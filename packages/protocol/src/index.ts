@@ -1,0 +1,5 @@
+export * from './events.ts';
+export * from './state.ts';
+export * from './engine.ts';
+export * from './ws.ts';
+export * from './errors.ts';
