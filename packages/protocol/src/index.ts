@@ -3,3 +3,4 @@ export * from './state.ts';
 export * from './engine.ts';
 export * from './ws.ts';
 export * from './errors.ts';
+export * from './rest.ts';
