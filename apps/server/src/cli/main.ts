@@ -1,0 +1,40 @@
+/**
+ * `stock-tracker <command>`: one program, several roles and tools
+ * (ARCHITECTURE §3). Each command lives in its own module, loaded on demand so
+ * that a tool such as `replay` does not pull in the server.
+ */
+const COMMANDS: Record<string, { describe: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  replay: { describe: 'replay a tape file through the engine (--summary prints JSON)', load: () => import('./replay.ts') },
+  record: { describe: 'record the simulator to a normalized tape file', load: () => import('./record.ts') },
+  migrate: { describe: 'apply database migrations and exit', load: () => import('./migrate.ts') },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.describe}`);
+  return `usage: stock-tracker <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`stock-tracker: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const mod = await cmd.load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`stock-tracker: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
