@@ -1,2 +1,27 @@
-// Placeholder replaced by the services setup (PostgreSQL/Redis) in the server work.
-export default function setup() {}
+/**
+ * Vitest global setup: PostgreSQL and Redis must answer on 127.0.0.1 (started,
+ * or installed and started, when they do not), and one database is created per
+ * test run. Tests read the URLs with `inject('databaseUrl' | 'pgAdminUrl' |
+ * 'redisUrl')` (see test/helpers/database.ts) or from the TEST_* environment
+ * variables; the database is dropped at teardown.
+ */
+import type { TestProject } from 'vitest/node';
+import { createDatabase, dropDatabase, uniqueDbName } from './helpers/pg-admin.ts';
+import { ensurePostgres, ensureRedis } from './helpers/services.ts';
+import './helpers/context.ts';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const [adminUrl, redisUrl] = await Promise.all([ensurePostgres(), ensureRedis()]);
+  const name = uniqueDbName('st_test');
+  const databaseUrl = await createDatabase(adminUrl, name);
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('pgAdminUrl', adminUrl);
+  project.provide('redisUrl', redisUrl);
+  // Also for code that runs outside inject() (child processes, helpers).
+  process.env.TEST_DATABASE_URL = databaseUrl;
+  process.env.TEST_PG_ADMIN_URL = adminUrl;
+  process.env.TEST_REDIS_URL = redisUrl;
+  return async () => {
+    await dropDatabase(adminUrl, name);
+  };
+}

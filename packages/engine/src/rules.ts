@@ -134,12 +134,14 @@ export function isOnTick(rules: ExchangeRules, price: number): boolean {
 
 /** Largest on-grid price <= price. */
 export function roundDownToTick(rules: ExchangeRules, price: number): number {
+  if (!Number.isFinite(price)) return price;
   const t = scaled(tickSize(rules, price));
   return (Math.floor(scaled(price) / t) * t) / SCALE;
 }
 
 /** Smallest on-grid price >= price. */
 export function roundUpToTick(rules: ExchangeRules, price: number): number {
+  if (!Number.isFinite(price)) return price;
   const t = scaled(tickSize(rules, price));
   const up = (Math.ceil(scaled(price) / t) * t) / SCALE;
   // Crossing into a coarser band can leave the result off that band's grid.
@@ -216,3 +218,35 @@ export function phaseAt(rules: ExchangeRules, ts: number): SessionPhase {
 export const isAuctionPhase = (phase: SessionPhase) => phase === 'ato' || phase === 'atc' || phase === 'plo';
 export const isTradingPhase = (phase: SessionPhase) =>
   phase === 'ato' || phase === 'continuous' || phase === 'atc' || phase === 'plo';
+
+/** One exchange day's session windows as absolute instants, so per-event phase lookups need no Intl call. */
+export interface DaySchedule {
+  /** Local midnight that starts the day (epoch ms). */
+  start: number;
+  /** Next local midnight. */
+  end: number;
+  windows: { phase: SessionPhase; start: number; end: number }[];
+}
+
+/**
+ * Schedule of the local day containing `ts`. Offsets are taken at `ts`; on a
+ * DST-change day windows after the change would be an hour off, which only
+ * matters for US Sundays at 02:00 (no trading).
+ */
+export function daySchedule(rules: ExchangeRules, ts: number): DaySchedule {
+  const { seconds } = localParts(ts, rules.timeZone);
+  const start = ts - seconds * 1000 - (((ts % 1000) + 1000) % 1000);
+  return {
+    start,
+    end: start + 86_400_000,
+    windows: rules.sessions.map((w) => ({ phase: w.phase, start: start + hhmm(w.start) * 60_000, end: start + hhmm(w.end) * 60_000 })),
+  };
+}
+
+/** Scheduled phase at `ts`, given the schedule of its day (same answer as phaseAt). */
+export function phaseInSchedule(s: DaySchedule, ts: number): SessionPhase {
+  const w = s.windows;
+  if (w.length === 0 || ts < w[0]!.start) return 'pre_open';
+  for (let i = 0; i < w.length; i++) if (ts >= w[i]!.start && ts < w[i]!.end) return w[i]!.phase;
+  return 'closed';
+}

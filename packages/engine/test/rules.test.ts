@@ -54,3 +54,11 @@ describe('market rules', () => {
     expect(phaseAt(US, Date.parse('2026-07-01T13:29:00Z'))).toBe('pre_open'); // 09:29 EDT
   });
 });
+
+describe('market rules on bad input', () => {
+  it('non-finite prices do not hang or throw', () => {
+    expect(priceLimits(HOSE, NaN).ceiling).toBeNaN();
+    expect(roundUpToTick(HOSE, Infinity)).toBe(Infinity);
+    expect(isOnTick(HOSE, NaN)).toBe(false);
+  });
+});

@@ -7,6 +7,8 @@ const COMMANDS: Record<string, { describe: string; load: () => Promise<{ run(arg
   replay: { describe: 'replay a tape file through the engine (--summary prints JSON)', load: () => import('./replay.ts') },
   record: { describe: 'record the simulator to a normalized tape file', load: () => import('./record.ts') },
   migrate: { describe: 'apply database migrations and exit', load: () => import('./migrate.ts') },
+  all: { describe: 'run collector + API + WebSocket + web app in one process', load: () => import('./serve.ts').then((m) => ({ run: (argv: string[]) => m.run(argv, 'all') })) },
+  serve: { describe: 'run the server in the role given by ROLE (default all)', load: () => import('./serve.ts') },
 };
 
 function usage(): string {

@@ -1,0 +1,5 @@
+export * from './types.ts';
+export * from './ring.ts';
+export * from './publisher.ts';
+export * from './memory-bus.ts';
+export * from './engine-output.ts';

@@ -1,0 +1,303 @@
+/**
+ * Configuration: environment variables only (ARCHITECTURE §7), validated once at
+ * start. Every problem is collected so that one run reports all of them, each
+ * message naming its variable. Production-only refusals (weak secret, wildcard
+ * CORS) live here too; the database reachability refusal happens where the
+ * database is opened (roles), because it needs I/O.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const APP_ENVS = ['development', 'production', 'test'] as const;
+export type AppEnv = (typeof APP_ENVS)[number];
+export const FEEDS = ['simulator', 'replay', 'ssi', 'alpaca'] as const;
+export type FeedKind = (typeof FEEDS)[number];
+export const ROLES = ['all', 'collector', 'api'] as const;
+export type Role = (typeof ROLES)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Fastify's trustProxy forms: off/on, a hop count, or a list of addresses/CIDRs. */
+export type TrustProxy = boolean | number | string[];
+
+export interface Config {
+  appEnv: AppEnv;
+  role: Role;
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  feed: {
+    kind: FeedKind;
+    file: string | undefined;
+    speed: number | 'max';
+    simSeed: number;
+    simDayMs: number;
+    ssi: { consumerId: string; consumerSecret: string } | undefined;
+    alpaca: { keyId: string; secretKey: string } | undefined;
+  };
+  jwtSecret: string;
+  /** Allowed cross-origin callers (REST CORS and the WS origin check); `*` only outside production. */
+  corsOrigins: string[];
+  trustProxy: TrustProxy;
+  webConcurrency: number;
+  ws: {
+    maxConnectionsPerIp: number;
+    maxFrameBytes: number;
+    maxSubscriptions: number;
+    pingIntervalMs: number;
+    queueBytesCap: number;
+  };
+  rateLimit: { max: number; windowMs: number };
+  log: { level: LogLevel; pretty: boolean };
+  webDist: string;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Secrets that ship in examples or tutorials; production refuses them. */
+export const KNOWN_DEFAULT_SECRETS = new Set([
+  'changeme',
+  'change-me',
+  'secret',
+  'jwt-secret',
+  'development-only-secret',
+  'replace-me-with-a-long-random-string',
+  'dev-insecure-jwt-secret-do-not-use-in-production',
+]);
+export const MIN_SECRET_LENGTH = 32;
+const DEV_JWT_SECRET = 'dev-insecure-jwt-secret-do-not-use-in-production';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const DEFAULT_WEB_DIST = path.join(REPO_ROOT, 'apps/web/dist');
+
+type Env = Record<string, string | undefined>;
+
+/** Collects problems while reading variables; each reader returns a usable fallback so parsing continues. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const v = this.env[name];
+    if (v === undefined) return undefined;
+    const t = v.trim();
+    return t === '' ? undefined : t;
+  }
+
+  problem(name: string, issue: string): void {
+    this.problems.push(`${name}: ${issue}`);
+  }
+
+  str(name: string, def: string): string {
+    return this.raw(name) ?? def;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], def: T): T {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    const lower = v.toLowerCase() as T;
+    if (allowed.includes(lower)) return lower;
+    this.problem(name, `must be one of ${allowed.join(', ')} (got '${v}')`);
+    return def;
+  }
+
+  int(name: string, def: number, min: number, max: number): number {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    if (!/^-?\d+$/.test(v)) {
+      this.problem(name, `must be an integer (got '${v}')`);
+      return def;
+    }
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      this.problem(name, `must be between ${min} and ${max} (got ${v})`);
+      return def;
+    }
+    return n;
+  }
+
+  bool(name: string, def: boolean): boolean {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    const l = v.toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(l)) return true;
+    if (['0', 'false', 'no', 'off'].includes(l)) return false;
+    this.problem(name, `must be true or false (got '${v}')`);
+    return def;
+  }
+
+  url(name: string, protocols: string[]): string | undefined {
+    const v = this.raw(name);
+    if (v === undefined) return undefined;
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      this.problem(name, `must be a URL (${protocols.map((p) => `${p}//…`).join(' or ')})`);
+      return undefined;
+    }
+    if (!protocols.includes(u.protocol)) {
+      this.problem(name, `must use ${protocols.join(' or ')} (got ${u.protocol})`);
+      return undefined;
+    }
+    return v;
+  }
+}
+
+function parseTrustProxy(r: Reader): TrustProxy {
+  const v = r.raw('TRUST_PROXY');
+  if (v === undefined) return false;
+  const l = v.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(l)) return true;
+  if (['0', 'false', 'no', 'off'].includes(l)) return false;
+  if (/^hops:\d{1,2}$/.test(l)) return Number(l.slice(5));
+  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
+  // Addresses or CIDRs only: anything else would silently trust nothing (or everything).
+  const bad = parts.filter((p) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(p) && !['loopback', 'linklocal', 'uniquelocal'].includes(p));
+  if (parts.length === 0 || bad.length > 0) {
+    r.problem('TRUST_PROXY', `must be true, false, hops:N or a comma-separated list of proxy addresses/CIDRs (bad: ${bad.join(', ') || v})`);
+    return false;
+  }
+  return parts;
+}
+
+function parseOrigins(r: Reader): string[] {
+  const v = r.raw('CORS_ORIGINS');
+  if (v === undefined) return [];
+  const out: string[] = [];
+  for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (part === '*') {
+      out.push('*');
+      continue;
+    }
+    let u: URL | undefined;
+    try {
+      u = new URL(part);
+    } catch {
+      u = undefined;
+    }
+    // An origin is scheme://host[:port] and nothing else; a path would never match the Origin header.
+    if (!u || !['http:', 'https:'].includes(u.protocol) || u.origin !== part.replace(/\/$/, '')) {
+      r.problem('CORS_ORIGINS', `'${part}' is not an origin (expected scheme://host[:port])`);
+      continue;
+    }
+    out.push(u.origin);
+  }
+  return out;
+}
+
+function parseSpeed(r: Reader): number | 'max' {
+  const v = r.raw('FEED_SPEED');
+  if (v === undefined) return 1;
+  if (v.toLowerCase() === 'max') return 'max';
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 100_000) {
+    r.problem('FEED_SPEED', `must be a positive number up to 100000 or 'max' (got '${v}')`);
+    return 1;
+  }
+  return n;
+}
+
+/**
+ * Reads and validates the configuration. Throws ConfigError listing every
+ * problem. `env` defaults to process.env; tests pass their own.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const r = new Reader(env);
+  const appEnv = r.oneOf('APP_ENV', APP_ENVS, 'development');
+  const prod = appEnv === 'production';
+  const role = r.oneOf('ROLE', ROLES, 'all');
+
+  const feedKind = r.oneOf('FEED', FEEDS, 'simulator');
+  const feedFile = r.raw('FEED_FILE');
+  if (feedKind === 'replay' && !feedFile) r.problem('FEED_FILE', 'is required when FEED=replay (path to a tape file)');
+  let ssi: Config['feed']['ssi'];
+  if (feedKind === 'ssi') {
+    const id = r.raw('SSI_CONSUMER_ID');
+    const secret = r.raw('SSI_CONSUMER_SECRET');
+    if (!id) r.problem('SSI_CONSUMER_ID', 'is required when FEED=ssi');
+    if (!secret) r.problem('SSI_CONSUMER_SECRET', 'is required when FEED=ssi');
+    if (id && secret) ssi = { consumerId: id, consumerSecret: secret };
+  }
+  let alpaca: Config['feed']['alpaca'];
+  if (feedKind === 'alpaca') {
+    const id = r.raw('ALPACA_KEY_ID');
+    const secret = r.raw('ALPACA_SECRET_KEY');
+    if (!id) r.problem('ALPACA_KEY_ID', 'is required when FEED=alpaca');
+    if (!secret) r.problem('ALPACA_SECRET_KEY', 'is required when FEED=alpaca');
+    if (id && secret) alpaca = { keyId: id, secretKey: secret };
+  }
+
+  let jwtSecret = r.raw('JWT_SECRET');
+  if (prod) {
+    if (!jwtSecret) r.problem('JWT_SECRET', 'is required in production (at least 32 random characters, e.g. `openssl rand -base64 48`)');
+    else if (KNOWN_DEFAULT_SECRETS.has(jwtSecret.toLowerCase())) r.problem('JWT_SECRET', 'is a published default value; generate a random secret');
+    else if (jwtSecret.length < MIN_SECRET_LENGTH) r.problem('JWT_SECRET', `is too short (${jwtSecret.length} characters; at least ${MIN_SECRET_LENGTH} required)`);
+    else if (new Set(jwtSecret).size < 8) r.problem('JWT_SECRET', 'is too weak (too few distinct characters); generate a random secret');
+  }
+  jwtSecret ??= DEV_JWT_SECRET;
+
+  const corsOrigins = parseOrigins(r);
+  if (prod && corsOrigins.includes('*')) r.problem('CORS_ORIGINS', "must not contain the wildcard '*' in production (credentials would be exposed to every site); list the allowed origins");
+
+  const config: Config = {
+    appEnv,
+    role,
+    port: r.int('PORT', 8080, 0, 65_535),
+    host: r.str('HOST', '127.0.0.1'),
+    dataDir: path.resolve(r.str('DATA_DIR', './data')),
+    databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
+    feed: {
+      kind: feedKind,
+      file: feedFile ? path.resolve(feedFile) : undefined,
+      speed: parseSpeed(r),
+      simSeed: r.int('SIM_SEED', 42, 0, 2 ** 32 - 1),
+      simDayMs: r.int('SIM_DAY_MS', 600_000, 10_000, 86_400_000),
+      ssi,
+      alpaca,
+    },
+    jwtSecret,
+    corsOrigins,
+    trustProxy: parseTrustProxy(r),
+    webConcurrency: r.int('WEB_CONCURRENCY', 1, 1, 64),
+    ws: {
+      maxConnectionsPerIp: r.int('WS_MAX_CONNECTIONS_PER_IP', 50, 1, 100_000),
+      maxFrameBytes: r.int('WS_MAX_FRAME_BYTES', 65_536, 256, 16 * 1024 * 1024),
+      maxSubscriptions: r.int('WS_MAX_SUBSCRIPTIONS', 2_000, 1, 100_000),
+      pingIntervalMs: r.int('WS_PING_INTERVAL_MS', 25_000, 100, 600_000),
+      queueBytesCap: r.int('WS_QUEUE_BYTES_CAP', 1_048_576, 1_024, 1024 * 1024 * 1024),
+    },
+    rateLimit: {
+      max: r.int('RATE_LIMIT_MAX', 1_200, 0, 10_000_000),
+      windowMs: r.int('RATE_LIMIT_WINDOW_MS', 60_000, 1_000, 86_400_000),
+    },
+    log: { level: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'), pretty: r.bool('LOG_PRETTY', false) },
+    webDist: path.resolve(r.str('WEB_DIST', DEFAULT_WEB_DIST)),
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
+
+/** Config with secrets masked, for the start-up log line. */
+export function redactConfig(c: Config): Record<string, unknown> {
+  const mask = (u: string | undefined) => (u ? u.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@') : undefined);
+  return {
+    ...c,
+    databaseUrl: mask(c.databaseUrl),
+    redisUrl: mask(c.redisUrl),
+    jwtSecret: '***',
+    feed: { ...c.feed, ssi: c.feed.ssi ? { consumerId: c.feed.ssi.consumerId, consumerSecret: '***' } : undefined, alpaca: c.feed.alpaca ? { keyId: c.feed.alpaca.keyId, secretKey: '***' } : undefined },
+  };
+}

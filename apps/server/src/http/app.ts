@@ -1,0 +1,123 @@
+/**
+ * The Fastify application: REST under /api (every endpoint of the protocol's
+ * ENDPOINTS table, validated with its TypeBox schemas), health and metrics,
+ * OpenAPI docs, CORS, rate limits, security headers and — in embedded mode —
+ * the SPA. Everything it reads is injected (see deps.ts), so tests build it
+ * against any engine/storage and drive it with `inject` or a real socket.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import { AppError } from '@stock-tracker/protocol';
+import type { AppDeps } from './deps.ts';
+import { frameworkErrors, installErrorHandler } from './errors.ts';
+import { installNotFound, RouteTable, type SpaFallback } from './not-found.ts';
+import { REQUEST_ID_HEADER, requestIdFor } from './request-id.ts';
+import { installSecurityHeaders } from './security.ts';
+import { hasWebBuild, registerWebApp } from './static.ts';
+import { registerOpenApi } from './openapi.ts';
+import { httpMetrics } from '../observability/metrics.ts';
+import { marketRoutes } from './routes/market.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import { watchlistRoutes } from './routes/watchlists.ts';
+import { healthRoutes } from './routes/health.ts';
+import type { Owner } from './routes/common.ts';
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+const QUIET_PATHS = /^\/(healthz|readyz|metrics|api\/health)(\?|$)/;
+
+const trustHops = (hops: number) => (_addr: string, hop: number) => hop < hops;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { settings } = deps;
+  const dev = settings.appEnv === 'development';
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    logController: new LogController({
+      requestIdLogLabel: 'request_id',
+      // Probes and scrapes every few seconds would drown the request log.
+      disableRequestLogging: (req) => QUIET_PATHS.test(req.url ?? ''),
+    }),
+    // A hop count becomes proxy-addr's per-hop predicate (Fastify's types only name the other forms).
+    trustProxy: typeof settings.trustProxy === 'number' ? trustHops(settings.trustProxy) : settings.trustProxy,
+    bodyLimit: settings.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    return503OnClosing: true,
+    frameworkErrors: frameworkErrors(dev),
+    ajv: {
+      customOptions: {
+        // Reject unknown body fields instead of silently dropping them (bodies are additionalProperties:false).
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
+  });
+
+  const routes = new RouteTable();
+  app.addHook('onRoute', (r) => routes.add(r.method as string | string[], r.url));
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+
+  const { requestDuration } = httpMetrics(deps.registry);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requestDuration.observe({ method: request.method, route: reply.statusCode === 404 && route.includes('*') ? 'unmatched' : route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  // Only JSON bodies: anything else is a 415, not a confusing validation error.
+  app.removeContentTypeParser('text/plain');
+  installErrorHandler(app, dev);
+  if (settings.securityHeaders) installSecurityHeaders(app);
+
+  const wildcard = settings.corsOrigins.includes('*');
+  await app.register(cors, {
+    origin: (origin, cb) => cb(null, !origin || wildcard || settings.corsOrigins.includes(origin)),
+    credentials: !wildcard,
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+    exposedHeaders: ['x-request-id', 'retry-after'],
+    maxAge: 600,
+  });
+
+  if (settings.rateLimit.max > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: settings.rateLimit.max,
+      timeWindow: settings.rateLimit.windowMs,
+      // Only the API is limited; probes, docs and static assets are not.
+      allowList: (req) => !req.url.startsWith('/api/') || req.url.startsWith('/api/health') || req.url.startsWith('/api/docs'),
+      errorResponseBuilder: (_req, ctx) => new AppError('RATE_LIMITED', `Too many requests; retry in ${ctx.after}.`),
+    });
+  }
+
+  await registerOpenApi(app);
+  healthRoutes(app, deps);
+
+  let ownerPromise: Promise<{ id: string; username: string }> | undefined;
+  const owner: Owner = () => {
+    const p =
+      ownerPromise ??
+      deps.repos.users.ensureDefault().catch((err: unknown) => {
+        ownerPromise = undefined; // retry on the next request rather than caching a failure
+        throw err;
+      });
+    ownerPromise = p;
+    return p;
+  };
+  await app.register(
+    async (api) => {
+      marketRoutes(api, deps);
+      alertRoutes(api, deps, owner);
+      watchlistRoutes(api, deps, owner);
+    },
+    { prefix: '/api' },
+  );
+
+  let spa: SpaFallback | undefined;
+  if (hasWebBuild(settings.webDist)) spa = await registerWebApp(app, settings.webDist);
+  installNotFound(app, routes, spa);
+  return app;
+}

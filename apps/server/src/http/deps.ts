@@ -1,0 +1,71 @@
+/**
+ * What the HTTP layer needs, injected by the role that builds it. Live data
+ * comes from a `LiveMarket` (the engine in the `all` role; a bus-fed mirror in
+ * the `api` role later), history from the storage repositories.
+ */
+import type { Registry } from 'prom-client';
+import type {
+  AlertRule,
+  Bar,
+  ForeignState,
+  ForeignTop,
+  IndexState,
+  QuoteState,
+  SessionSummary,
+  SymbolRef,
+} from '@stock-tracker/protocol';
+import type { Repositories } from '../storage/repositories.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { EventLoopMonitor } from '../observability/event-loop.ts';
+import type { ReadinessCheck } from './readiness.ts';
+
+/** The read side of the market engine (a structural subset of MarketEngine). */
+export interface LiveMarket {
+  now(): number;
+  quote(symbol: string): QuoteState | undefined;
+  quotes(): QuoteState[];
+  reference(symbol: string): SymbolRef | undefined;
+  references(): SymbolRef[];
+  summary(symbol: string): { day: SessionSummary; phases: SessionSummary[] } | undefined;
+  /** Closed 1m bars, oldest first, plus the open one last. */
+  bars(symbol: string): Bar[];
+  foreign(symbol: string): ForeignState | undefined;
+  foreignTop(n?: number): ForeignTop;
+  indices(): IndexState[];
+}
+
+/** Where alert rule changes go besides storage, so rules take effect at once. */
+export interface AlertRuleSink {
+  upsert(rule: AlertRule): void;
+  remove(ruleId: string): unknown;
+}
+
+export interface FeedInfo {
+  name: string;
+  connected: boolean;
+  lastEventTs: number | null;
+}
+
+export interface HttpSettings {
+  appEnv: 'development' | 'production' | 'test';
+  corsOrigins: string[];
+  trustProxy: boolean | number | string[];
+  rateLimit: { max: number; windowMs: number };
+  /** Serve the SPA from this directory when it holds a build. */
+  webDist?: string | null;
+  /** Browser security headers (embedded mode; the edge sets them in production). */
+  securityHeaders?: boolean;
+  bodyLimit?: number;
+}
+
+export interface AppDeps {
+  settings: HttpSettings;
+  log: Logger;
+  market: LiveMarket;
+  alertSink: AlertRuleSink;
+  repos: Repositories;
+  feedStatus: () => FeedInfo;
+  readiness: ReadinessCheck[];
+  registry: Registry;
+  eventLoop?: EventLoopMonitor;
+}

@@ -1,0 +1,91 @@
+/**
+ * Alert rules (CRUD) and fired alert events, owned by the calling user. A rule
+ * change is written to storage first and then applied to the running engine,
+ * so a rule exists for the engine only once it is durable.
+ */
+import type { FastifyInstance } from 'fastify';
+import {
+  AlertEventsQuery,
+  AlertEventsResponse,
+  AlertRule,
+  AlertRuleCreate,
+  AlertRulesResponse,
+  AlertRuleUpdate,
+  AppError,
+  IdParams,
+} from '@stock-tracker/protocol';
+import type { AppDeps } from '../deps.ts';
+import { normalizeSymbol, resolveSymbol } from '../params.ts';
+import { DEFAULT_PAGE } from '@stock-tracker/protocol';
+import { errorResponses, type Owner } from './common.ts';
+
+const notFound = (id: string) => new AppError('NOT_FOUND', `No alert rule '${id}'.`, [{ path: 'params.id', issue: 'no such alert rule' }]);
+
+export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner): void {
+  const { repos, market, alertSink } = deps;
+  const tags = ['alerts'];
+
+  app.get('/alerts/rules', { schema: { tags, summary: 'List your alert rules', response: { 200: AlertRulesResponse, ...errorResponses } } }, async () => {
+    const user = await owner();
+    return { items: await repos.alertRules.list(user.id), next: null };
+  });
+
+  app.post<{ Body: AlertRuleCreate }>(
+    '/alerts/rules',
+    { schema: { tags, summary: 'Create an alert rule', body: AlertRuleCreate, response: { 201: AlertRule, ...errorResponses } } },
+    async (req, reply) => {
+      const user = await owner();
+      const ref = await resolveSymbol(market, repos, req.body.symbol, 'body.symbol');
+      const rule = await repos.alertRules.create(user.id, { ...req.body, symbol: ref.symbol });
+      alertSink.upsert(rule);
+      return reply.code(201).send(rule);
+    },
+  );
+
+  app.get<{ Params: IdParams }>('/alerts/rules/:id', { schema: { tags, summary: 'One alert rule', params: IdParams, response: { 200: AlertRule, ...errorResponses } } }, async (req) => {
+    const user = await owner();
+    const rule = await repos.alertRules.get(user.id, req.params.id);
+    if (!rule) throw notFound(req.params.id);
+    return rule;
+  });
+
+  app.patch<{ Params: IdParams; Body: AlertRuleUpdate }>(
+    '/alerts/rules/:id',
+    { schema: { tags, summary: 'Change an alert rule', params: IdParams, body: AlertRuleUpdate, response: { 200: AlertRule, ...errorResponses } } },
+    async (req) => {
+      const user = await owner();
+      const patch = { ...req.body };
+      if (patch.symbol !== undefined) patch.symbol = (await resolveSymbol(market, repos, patch.symbol, 'body.symbol')).symbol;
+      const rule = await repos.alertRules.update(user.id, req.params.id, patch);
+      if (!rule) throw notFound(req.params.id);
+      alertSink.upsert(rule);
+      return rule;
+    },
+  );
+
+  app.delete<{ Params: IdParams }>(
+    '/alerts/rules/:id',
+    { schema: { tags, summary: 'Delete an alert rule', params: IdParams, response: { 204: { type: 'null', description: 'deleted' }, ...errorResponses } } },
+    async (req, reply) => {
+      const user = await owner();
+      if (!(await repos.alertRules.remove(user.id, req.params.id))) throw notFound(req.params.id);
+      alertSink.remove(req.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<{ Querystring: AlertEventsQuery }>(
+    '/alerts/events',
+    { schema: { tags, summary: 'Fired alerts, newest first (cursor pagination)', querystring: AlertEventsQuery, response: { 200: AlertEventsResponse, ...errorResponses } } },
+    async (req) => {
+      const user = await owner();
+      const q = req.query;
+      const page = await repos.alertEvents.list(user.id, {
+        limit: q.limit ?? DEFAULT_PAGE,
+        before: q.before,
+        symbol: q.symbol !== undefined ? normalizeSymbol(q.symbol) : undefined,
+      });
+      return { items: page.items, next: page.next };
+    },
+  );
+}

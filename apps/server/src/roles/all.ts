@@ -1,0 +1,139 @@
+/**
+ * Role `all` (ARCHITECTURE §3): collector + API + WebSocket gateway + SPA in
+ * one process on one port, embedded PGlite storage unless DATABASE_URL is set.
+ *
+ * Start order: storage (open, migrate) → engine loaded with stored alert rules
+ * and reference data → bus, writer, collector → HTTP app + WS gateway → listen
+ * → feed. Shutdown runs the reverse: stop the feed, close WebSockets with 1001,
+ * let in-flight requests finish, flush the writer, close the database.
+ */
+import type { FastifyInstance } from 'fastify';
+import { MarketEngine } from '@stock-tracker/engine';
+import { systemClock, type Clock, type Feed } from '@stock-tracker/feeds';
+import { WS_CLOSE } from '@stock-tracker/protocol';
+import type { Config } from '../config.ts';
+import { openDatabase, type Db } from '../storage/db.ts';
+import { migrate, migrationStatus } from '../storage/migrate.ts';
+import { createRepositories } from '../storage/repositories.ts';
+import { StorageWriter } from '../storage/writer.ts';
+import { createInMemoryBus } from '../bus/index.ts';
+import { createWsGateway } from '../ws/index.ts';
+import { Collector } from '../collector/index.ts';
+import { buildApp } from '../http/app.ts';
+import { databaseCheck, feedCheck, migrationsCheck, writerCheck } from '../http/readiness.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createRegistry } from '../observability/metrics.ts';
+import { monitorEventLoop } from '../observability/event-loop.ts';
+import { createFeed } from './feed-factory.ts';
+
+export interface StartOptions {
+  config: Config;
+  log?: Logger;
+  clock?: Clock;
+  /** Use this feed instead of the configured one (tests). */
+  feed?: Feed;
+}
+
+export interface RunningServer {
+  /** Base URL clients can use (loopback when listening on every interface). */
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  collector: Collector;
+  /** Graceful shutdown; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export function displayUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
+
+export async function startAll(opts: StartOptions): Promise<RunningServer> {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: 'all' } });
+  const registry = createRegistry({ defaultLabels: { role: 'all' } });
+  const eventLoop = monitorEventLoop(registry);
+  const cleanups: (() => Promise<void> | void)[] = [() => eventLoop.stop()];
+  const unwind = async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch((err: unknown) => log.error({ err }, 'cleanup failed'));
+  };
+
+  try {
+    const db: Db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+    cleanups.push(() => db.close());
+    const applied = await migrate(db, log);
+    log.info({ storage: db.kind, schemaVersion: applied.version, applied: applied.applied }, 'storage ready');
+
+    const repos = createRepositories(db);
+    const user = await repos.users.ensureDefault();
+    const engine = new MarketEngine({ alertRules: await repos.alertRules.listAll() });
+    const bus = createInMemoryBus({ onHandlerError: (err) => log.error({ err }, 'bus subscriber failed') });
+    const writer = new StorageWriter(db, { registry, log });
+    // Bounded: a database that stays down must not hang shutdown forever (unsaved rows are logged).
+    cleanups.push(() => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.7) }));
+    const feed = opts.feed ?? createFeed(config.feed, clock);
+    const collector = new Collector({ feed, engine, publisher: bus.publisher(), writer, clock, registry, log });
+    collector.preload(await repos.symbols.list());
+
+    const app = await buildApp({
+      settings: {
+        appEnv: config.appEnv,
+        corsOrigins: config.corsOrigins,
+        trustProxy: config.trustProxy,
+        rateLimit: config.rateLimit,
+        webDist: config.webDist,
+        securityHeaders: true,
+      },
+      log,
+      market: engine,
+      alertSink: engine.alerts,
+      repos,
+      feedStatus: () => feed.status(),
+      readiness: [databaseCheck(db), migrationsCheck(() => migrationStatus(db)), feedCheck(() => feed.status()), writerCheck(() => writer.status())],
+      registry,
+      eventLoop,
+    });
+    cleanups.push(() => app.close());
+
+    const gateway = createWsGateway({
+      bus,
+      // Same-origin pages are always allowed by the gateway; these are the extra cross-origin callers.
+      allowedOrigins: config.corsOrigins,
+      maxConnectionsPerIp: config.ws.maxConnectionsPerIp,
+      trustProxy: config.trustProxy !== false,
+      maxFrameBytes: config.ws.maxFrameBytes,
+      maxSubscriptions: config.ws.maxSubscriptions,
+      pingIntervalMs: config.ws.pingIntervalMs,
+      queueBytesCap: config.ws.queueBytesCap,
+      // Until accounts exist every connection acts for the local default user.
+      authenticate: async () => ({ userId: user.id }),
+      registry,
+      log,
+    });
+    cleanups.push(() => gateway.close(WS_CLOSE.GOING_AWAY));
+    app.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
+
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    await collector.start();
+    cleanups.push(() => collector.stop());
+
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        log.info('shutting down');
+        // Reverse start order: collector (feed) → WS (1001) → HTTP (in-flight finish) → writer flush → db.
+        await unwind();
+        log.info('shutdown complete');
+      })();
+      return closing;
+    };
+    return { url: displayUrl(config.host, port), port, app, collector, close };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

@@ -1,0 +1,408 @@
+/**
+ * One client connection on one channel: its subscriptions, the protocol ops it
+ * sends, and delivery of bus messages through its bounded Outbox.
+ *
+ * Ops run one at a time (a subscribe awaits the bus). While a subscribe runs,
+ * live messages for this connection are held and replayed afterwards, and
+ * every message older than what a snapshot/recovery already covered is
+ * dropped, so per-key delivery stays in order without duplicates.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket } from 'ws';
+import {
+  WS_CLOSE,
+  alertsKey,
+  isEventKey,
+  tradesKey,
+  type Channel,
+  type ErrorCode,
+  type ErrorDetail,
+  type ResetMsg,
+  type StreamPos,
+  type SubscribeOp,
+  type UnsubscribeOp,
+} from '@stock-tracker/protocol';
+import type { Bus, BusMessage } from '../bus/types.ts';
+import { parseClientMessage } from './client-ops.ts';
+import { controlFrame, eventSnapshotFrame } from './frames.ts';
+import { Outbox, type SentKind } from './outbox.ts';
+import type { AuthUser, ResolvedWsOptions } from './options.ts';
+
+export interface ConnectionContext {
+  /** Connection id: the client's X-Request-ID when sane, else generated. Prefix of every request_id. */
+  id: string;
+  ip: string;
+  channel: Channel;
+  req: IncomingMessage;
+  user: AuthUser | null;
+}
+
+/** What the gateway provides to its connections. */
+export interface ConnectionHost {
+  bus: Bus;
+  opts: ResolvedWsOptions;
+  /** Maintain the gateway's fan-out index for an explicit key. */
+  index(conn: WsConnection, key: string, add: boolean): void;
+  setWildcard(conn: WsConnection, on: boolean): void;
+  subscriptionsChanged(delta: number): void;
+  sent(channel: Channel, kind: SentKind): void;
+  conflated(channel: Channel): void;
+  protocolError(code: ErrorCode): void;
+  slowConsumer(conn: WsConnection): void;
+}
+
+/** Ops waiting behind a running one before the socket is paused (a flooding client gets backpressure). */
+const MAX_PENDING_OPS = 32;
+/** Live messages held during one subscribe op; beyond this the client cannot be served in order. */
+const MAX_HELD = 50_000;
+const SYMBOL_RE = /^[A-Za-z0-9._\-]{1,20}$/;
+
+const rawText = (data: RawData): string =>
+  Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+
+export class WsConnection {
+  readonly explicit = new Set<string>();
+  wildcard = false;
+  wildcardTrades = false;
+  /** Keys unsubscribed while a wildcard is active. */
+  private readonly excluded = new Set<string>();
+  /** Last position delivered per key (snapshot, recovery or update). */
+  private readonly streams = new Map<string, StreamPos>();
+  private held: BusMessage[] | null = null;
+  readonly outbox: Outbox;
+  alive = true;
+  private errors = 0;
+  private requests = 0;
+  private pendingOps = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly ctx: ConnectionContext,
+    private readonly host: ConnectionHost,
+  ) {
+    const channel = ctx.channel;
+    this.outbox = new Outbox(
+      {
+        get bufferedAmount() {
+          return ws.bufferedAmount;
+        },
+        send: (data, cb) => ws.send(data, { binary: false }, cb),
+      },
+      {
+        highWaterBytes: host.opts.highWaterBytes,
+        queueBytesCap: host.opts.queueBytesCap,
+        onOverflow: () => host.slowConsumer(this),
+        onConflate: () => host.conflated(channel),
+        onSent: (kind) => host.sent(channel, kind),
+      },
+    );
+    ws.on('message', (data, isBinary) => this.enqueueOp(data, isBinary));
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+  }
+
+  get subscriptionCount(): number {
+    return this.explicit.size + (this.wildcard ? 1 : 0);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Whether a wildcard subscription covers this key. */
+  wantsWildcard(key: string): boolean {
+    if (!this.wildcard || this.excluded.has(key)) return false;
+    return !isEventKey(this.ctx.channel, key) || this.wildcardTrades;
+  }
+
+  /** A live bus message for a key this connection is subscribed to. */
+  deliver(msg: BusMessage): void {
+    if (this.closed) return;
+    if (this.held) {
+      this.held.push(msg);
+      if (this.held.length > MAX_HELD) this.host.slowConsumer(this);
+      return;
+    }
+    this.forward(msg);
+  }
+
+  private forward(msg: BusMessage): void {
+    const pos = this.streams.get(msg.key);
+    if (pos && pos.epoch === msg.epoch) {
+      if (msg.seq <= pos.seq) return; // covered by a snapshot or recovery already sent
+      pos.seq = msg.seq;
+    } else if (pos && msg.seq !== 1) {
+      // The stream's epoch changed under a live subscription and its start was missed: start over.
+      this.outbox.dropStream(msg.key);
+      this.sendReset(msg.key, 'epoch_changed', msg.epoch);
+      this.streams.set(msg.key, { seq: msg.seq, epoch: msg.epoch });
+      if (msg.kind === 'state') this.outbox.stateSnapshot(msg);
+      else this.outbox.eventSnapshot(msg.key, eventSnapshotFrame(msg.channel, msg.key, msg.seq, msg.epoch, [msg]), msg.channel);
+      return;
+    } else {
+      this.streams.set(msg.key, { seq: msg.seq, epoch: msg.epoch });
+    }
+    this.outbox.update(msg);
+  }
+
+  close(code: number, reason = ''): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.held = null;
+    this.outbox.close();
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.terminate();
+    }
+    if (this.host.opts.closeGraceMs >= 0) {
+      // A client that does not read never completes the close handshake.
+      setTimeout(() => this.ws.terminate(), this.host.opts.closeGraceMs).unref();
+    }
+  }
+
+  terminate(): void {
+    this.closed = true;
+    this.outbox.close();
+    this.ws.terminate();
+  }
+
+  // ---------- ops ----------
+
+  private enqueueOp(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
+    if (++this.pendingOps > MAX_PENDING_OPS && !this.ws.isPaused) this.ws.pause();
+    this.chain = this.chain
+      .then(() => this.handle(data, isBinary))
+      .catch((err: unknown) => {
+        this.host.opts.log.error({ err, conn: this.ctx.id }, 'ws op failed');
+        this.error('INTERNAL');
+      })
+      .finally(() => {
+        if (--this.pendingOps === 0 && this.ws.isPaused) this.ws.resume();
+      });
+  }
+
+  private async handle(data: RawData, isBinary: boolean): Promise<void> {
+    if (this.closed) return;
+    if (isBinary) return this.error('BAD_REQUEST', 'Binary frames are not supported; send JSON text.');
+    const parsed = parseClientMessage(rawText(data));
+    if (!parsed.ok) return this.error(parsed.code, parsed.message, parsed.details, parsed.id);
+    const msg = parsed.msg;
+    switch (msg.op) {
+      case 'subscribe':
+        return this.subscribe(msg);
+      case 'unsubscribe':
+        return this.unsubscribe(msg);
+      case 'ping':
+        return this.outbox.control(controlFrame({ type: 'pong', id: msg.id, ts: Date.now() }));
+      case 'auth':
+        return this.auth(msg.token, msg.id);
+    }
+  }
+
+  private error(code: ErrorCode, message?: string, details?: ErrorDetail[], id?: string): void {
+    if (this.closed) return;
+    this.host.protocolError(code);
+    const body = controlFrame({
+      type: 'error',
+      id,
+      code,
+      message: message ?? code,
+      request_id: `${this.ctx.id}-${++this.requests}`,
+      ...(details && details.length > 0 ? { details } : {}),
+    });
+    this.outbox.control(body);
+    if (++this.errors > this.host.opts.maxProtocolErrors) this.close(WS_CLOSE.PROTOCOL_ERROR, 'too many protocol errors');
+  }
+
+  private needsUser(): boolean {
+    return this.ctx.channel === 'alerts' || this.host.opts.authRequired.includes(this.ctx.channel);
+  }
+
+  /**
+   * Keys named by `symbols` on this channel. Market symbols expand to the
+   * trades key too when `trades` is set; explicit `SYM:trades` keys are
+   * accepted (clients re-request a single trades stream after a gap).
+   */
+  private expand(symbols: string[], trades: boolean): { keys: string[]; bad: ErrorDetail[] } {
+    const keys: string[] = [];
+    const bad: ErrorDetail[] = [];
+    symbols.forEach((s, i) => {
+      const [sym, suffix] = s.split(':', 2);
+      if (this.ctx.channel === 'market' && suffix === 'trades' && SYMBOL_RE.test(sym)) keys.push(s);
+      else if (suffix === undefined && SYMBOL_RE.test(s)) {
+        keys.push(s);
+        if (trades && this.ctx.channel === 'market') keys.push(tradesKey(s));
+      } else bad.push({ path: `/symbols/${i}`, issue: `not a ${this.ctx.channel} key` });
+    });
+    return { keys: [...new Set(keys)], bad };
+  }
+
+  private async subscribe(op: SubscribeOp): Promise<void> {
+    const { channel } = this.ctx;
+    const user = this.ctx.user;
+    if (this.needsUser() && !user) return this.error('UNAUTHORIZED', 'Authenticate first (`auth` op or credentials on the upgrade).', undefined, op.id);
+    let wild = !op.symbols || op.symbols.includes('*');
+    let keys: string[] = [];
+    if (channel === 'alerts') {
+      const own = alertsKey(user!.userId);
+      const others = (op.symbols ?? []).map((s, i) => ({ s, i })).filter(({ s }) => s !== '*' && s !== own);
+      if (others.length > 0) {
+        const details = others.slice(0, 10).map(({ i }) => ({ path: `/symbols/${i}`, issue: 'only your own alerts stream' }));
+        return this.error('FORBIDDEN', `Only ${own} can be subscribed on this connection.`, details, op.id);
+      }
+      keys = [own];
+      wild = false;
+    } else if (!wild) {
+      const { keys: k, bad } = this.expand(op.symbols!, op.trades === true);
+      if (bad.length > 0) return this.error('VALIDATION_FAILED', 'Invalid keys for this channel.', bad.slice(0, 10), op.id);
+      keys = k;
+    }
+
+    const before = this.subscriptionCount;
+    const added = keys.filter((k) => !this.explicit.has(k));
+    const after = this.explicit.size + added.length + (this.wildcard || wild ? 1 : 0);
+    if (after > this.host.opts.maxSubscriptions) {
+      const detail = { path: '/symbols', issue: `limit is ${this.host.opts.maxSubscriptions}, this would make ${after}` };
+      return this.error('TOO_MANY_SUBSCRIPTIONS', undefined, [detail], op.id);
+    }
+
+    this.held = [];
+    try {
+      for (const k of added) {
+        this.explicit.add(k);
+        this.host.index(this, k, true);
+      }
+      for (const k of keys) this.excluded.delete(k);
+      if (wild) {
+        this.excluded.clear();
+        if (op.trades) this.wildcardTrades = true;
+        if (!this.wildcard) {
+          this.wildcard = true;
+          this.host.setWildcard(this, true);
+        }
+      }
+      this.host.subscriptionsChanged(this.subscriptionCount - before);
+
+      if (wild) {
+        const known = await this.host.bus.keys(channel);
+        // Resumed keys the bus no longer knows still get an answer (a reset).
+        const resumed = Object.keys(op.since ?? {});
+        keys = [...new Set([...keys, ...known, ...resumed])].filter((k) => this.explicit.has(k) || this.wantsWildcard(k));
+      }
+      this.outbox.control(controlFrame({ type: 'subscribed', channel, id: op.id, keys }));
+      for (const key of keys) {
+        if (this.closed) return;
+        const since = op.since && Object.hasOwn(op.since, key) ? op.since[key] : undefined;
+        await this.prime(key, since);
+      }
+    } finally {
+      const held = this.held;
+      this.held = null;
+      if (held && !this.closed) for (const m of held) this.forward(m);
+    }
+  }
+
+  /** First delivery for a key: recovery from history when possible, else (reset +) snapshot. */
+  private async prime(key: string, since: StreamPos | undefined): Promise<void> {
+    const { channel } = this.ctx;
+    const bus = this.host.bus;
+    this.outbox.dropStream(key); // whatever was queued for this key is superseded
+    if (since) {
+      const head = await bus.head(channel, key);
+      let reason: ResetMsg['reason'];
+      if (!head) reason = 'unknown_position';
+      else if (head.epoch !== since.epoch) reason = 'epoch_changed';
+      else if (since.seq > head.seq) reason = 'unknown_position';
+      else {
+        const missed = await bus.history(channel, key, since.seq, since.epoch);
+        if (missed) {
+          const to = missed.length > 0 ? missed[missed.length - 1].seq : since.seq;
+          this.outbox.control(controlFrame({ type: 'recovered', channel, key, from: since.seq + 1, to, epoch: since.epoch }), key);
+          this.streams.set(key, { seq: since.seq, epoch: since.epoch });
+          for (const m of missed) this.forward(m);
+          return;
+        }
+        reason = 'history_exceeded';
+      }
+      this.sendReset(key, reason, head?.epoch ?? (await bus.currentEpoch()) ?? '');
+    }
+    await this.snapshot(key);
+  }
+
+  private async snapshot(key: string): Promise<void> {
+    const { channel } = this.ctx;
+    const bus = this.host.bus;
+    if (!isEventKey(channel, key)) {
+      const latest = await bus.latest(channel, key);
+      if (!latest) {
+        this.streams.delete(key); // no state yet: its first update starts the stream
+        return;
+      }
+      this.streams.set(key, { seq: latest.seq, epoch: latest.epoch });
+      this.outbox.stateSnapshot(latest);
+      return;
+    }
+    const recent = this.host.opts.historyEvents > 0 ? await bus.recent(channel, key, this.host.opts.historyEvents) : [];
+    const last = recent[recent.length - 1];
+    const pos: StreamPos = last
+      ? { seq: last.seq, epoch: last.epoch }
+      : ((await bus.head(channel, key)) ?? { seq: 0, epoch: (await bus.currentEpoch()) ?? '' });
+    this.streams.set(key, { ...pos });
+    this.outbox.eventSnapshot(key, eventSnapshotFrame(channel, key, pos.seq, pos.epoch, recent), channel);
+  }
+
+  private sendReset(key: string, reason: ResetMsg['reason'], epoch: string): void {
+    this.outbox.control(controlFrame({ type: 'reset', channel: this.ctx.channel, key, reason, epoch }), key);
+  }
+
+  private unsubscribe(op: UnsubscribeOp): void {
+    const before = this.subscriptionCount;
+    let removed: string[];
+    if (!op.symbols || op.symbols.includes('*')) {
+      removed = [...new Set([...this.explicit, ...this.streams.keys()])];
+      for (const k of this.explicit) this.host.index(this, k, false);
+      this.explicit.clear();
+      if (this.wildcard) this.host.setWildcard(this, false);
+      this.wildcard = false;
+      this.wildcardTrades = false;
+      this.excluded.clear();
+    } else {
+      const { keys, bad } = this.expand(op.symbols, true);
+      if (bad.length > 0) return this.error('VALIDATION_FAILED', 'Invalid keys for this channel.', bad.slice(0, 10), op.id);
+      removed = keys.filter((k) => this.explicit.has(k) || this.streams.has(k));
+      for (const k of keys) {
+        if (this.explicit.delete(k)) this.host.index(this, k, false);
+        // Only keys the wildcard actually delivered are remembered, so this set stays bounded.
+        if (this.wildcard && this.streams.has(k)) this.excluded.add(k);
+      }
+    }
+    for (const k of removed) {
+      this.streams.delete(k);
+      this.outbox.dropStream(k);
+    }
+    this.host.subscriptionsChanged(this.subscriptionCount - before);
+    this.outbox.control(controlFrame({ type: 'unsubscribed', channel: this.ctx.channel, id: op.id, keys: removed }));
+  }
+
+  private async auth(token: string, id: string | undefined): Promise<void> {
+    const authenticate = this.host.opts.authenticate;
+    if (!authenticate) return this.error('BAD_REQUEST', 'Authentication is not enabled on this server.', undefined, id);
+    const user = await authenticate(this.ctx.req, token).catch(() => null);
+    if (!user) {
+      this.error('INVALID_TOKEN', undefined, undefined, id);
+      this.close(WS_CLOSE.UNAUTHORIZED, 'invalid token');
+      return;
+    }
+    const previous = this.ctx.user;
+    if (this.ctx.channel === 'alerts' && previous && previous.userId !== user.userId) {
+      // Another user on the same socket must not keep receiving the previous user's alerts.
+      this.unsubscribe({ op: 'unsubscribe' });
+    }
+    this.ctx.user = user;
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * WebSocket gateway: upgrade checks (path, origin, per-IP limit, auth), one
+ * bus subscription fanned out to connections through a key index, heartbeat,
+ * metrics and graceful close. Mounted on the Node http.Server that Fastify
+ * uses, via its `upgrade` event.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { WS_CLOSE, type Channel, type ErrorCode } from '@stock-tracker/protocol';
+import type { BusMessage } from '../bus/types.ts';
+import { clientIp } from './client-ip.ts';
+import { WsConnection, type ConnectionContext, type ConnectionHost } from './connection.ts';
+import { createWsMetrics } from './metrics.ts';
+import { clientRequestId, refuseUpgrade } from './http-refusal.ts';
+import { resolveOptions, type AuthUser, type WsGatewayOptions } from './options.ts';
+import { originAllowed } from './origin.ts';
+import type { SentKind } from './outbox.ts';
+
+export const WS_PATHS: Readonly<Record<string, Channel>> = {
+  '/ws/market': 'market',
+  '/ws/foreign': 'foreign',
+  '/ws/index': 'index',
+  '/ws/alerts': 'alerts',
+};
+
+/** The channel served at a request URL, or null. */
+export function channelForUrl(url: string | undefined): Channel | null {
+  const path = (url ?? '/').split('?', 1)[0].replace(/\/+$/, '');
+  return Object.hasOwn(WS_PATHS, path) ? WS_PATHS[path] : null;
+}
+
+export interface WsGatewayStats {
+  connections: number;
+  subscriptions: number;
+  /** Entries waiting in outboxes (conflated state slots + queued frames), summed and worst connection. */
+  queuedEntries: number;
+  maxQueuedEntries: number;
+  queuedBytes: number;
+  /** Bytes buffered in sockets (ws.bufferedAmount), summed and worst connection. */
+  bufferedBytes: number;
+  maxBufferedBytes: number;
+  messagesSent: number;
+  conflated: number;
+  slowConsumerCloses: number;
+  protocolErrors: number;
+  refusedUpgrades: number;
+}
+
+export interface WsGateway {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Listens to the server's `upgrade` event; returns the function that stops listening. */
+  attach(server: Server): () => void;
+  /** Stops accepting, closes every connection with `code` (1001 shutdown, 1012 replica restart) and waits for them. */
+  close(code?: number): Promise<void>;
+  stats(): WsGatewayStats;
+}
+
+interface ChannelIndex {
+  keyed: Map<string, Set<WsConnection>>;
+  wildcard: Set<WsConnection>;
+}
+
+export function createWsGateway(options: WsGatewayOptions): WsGateway {
+  const opts = resolveOptions(options);
+  const log = opts.log;
+  const metrics = createWsMetrics(opts.registry);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+  const conns = new Set<WsConnection>();
+  const index = new Map<Channel, ChannelIndex>();
+  const ipCounts = new Map<string, number>();
+  const idPrefix = randomBytes(4).toString('hex');
+  let nextId = 0;
+  let closing = false;
+  const totals = { subscriptions: 0, messagesSent: 0, conflated: 0, slowConsumerCloses: 0, protocolErrors: 0, refusedUpgrades: 0 };
+  const sentChildren = new Map<string, { inc(): void }>();
+
+  const channelIndex = (c: Channel): ChannelIndex => {
+    let i = index.get(c);
+    if (!i) index.set(c, (i = { keyed: new Map(), wildcard: new Set() }));
+    return i;
+  };
+
+  const host: ConnectionHost = {
+    bus: opts.bus,
+    opts,
+    index(conn, key, add) {
+      const keyed = channelIndex(conn.ctx.channel).keyed;
+      let set = keyed.get(key);
+      if (add) {
+        if (!set) keyed.set(key, (set = new Set()));
+        set.add(conn);
+      } else if (set) {
+        set.delete(conn);
+        if (set.size === 0) keyed.delete(key);
+      }
+    },
+    setWildcard(conn, on) {
+      const w = channelIndex(conn.ctx.channel).wildcard;
+      if (on) w.add(conn);
+      else w.delete(conn);
+    },
+    subscriptionsChanged(delta) {
+      if (delta === 0) return;
+      totals.subscriptions += delta;
+      metrics.subscriptions.inc(delta);
+    },
+    sent(channel: Channel, kind: SentKind) {
+      totals.messagesSent++;
+      const id = `${channel}|${kind}`;
+      let child = sentChildren.get(id);
+      if (!child) sentChildren.set(id, (child = metrics.messagesSent.labels(channel, kind)));
+      child.inc();
+    },
+    conflated(channel) {
+      totals.conflated++;
+      metrics.conflated.inc({ channel });
+    },
+    protocolError(code: ErrorCode) {
+      totals.protocolErrors++;
+      metrics.protocolErrors.inc({ code });
+    },
+    slowConsumer(conn) {
+      if (conn.isClosed) return;
+      totals.slowConsumerCloses++;
+      metrics.slowConsumerCloses.inc({ channel: conn.ctx.channel });
+      log.warn({ conn: conn.ctx.id, ip: conn.ctx.ip, channel: conn.ctx.channel }, 'ws slow consumer closed');
+      conn.close(WS_CLOSE.SLOW_CONSUMER, 'slow consumer');
+    },
+  };
+
+  const onBusMessage = (msg: BusMessage): void => {
+    const idx = index.get(msg.channel);
+    if (!idx) return;
+    const keyed = idx.keyed.get(msg.key);
+    if (keyed) for (const c of keyed) c.deliver(msg);
+    if (idx.wildcard.size > 0) for (const c of idx.wildcard) if (!keyed?.has(c) && c.wantsWildcard(msg.key)) c.deliver(msg);
+  };
+  const unsubscribeBus = opts.bus.subscribe(onBusMessage);
+
+  const heartbeat =
+    opts.pingIntervalMs > 0
+      ? setInterval(() => {
+          for (const c of conns) {
+            if (!c.alive) {
+              log.info({ conn: c.ctx.id, ip: c.ctx.ip }, 'ws heartbeat missed; terminating');
+              c.terminate();
+              continue;
+            }
+            c.alive = false;
+            try {
+              c.ws.ping();
+            } catch {
+              c.terminate();
+            }
+          }
+        }, opts.pingIntervalMs)
+      : null;
+  heartbeat?.unref();
+
+  function refuse(socket: Duplex, status: number, code: ErrorCode, requestId: string, reason: string, message?: string, headers?: Record<string, string>) {
+    totals.refusedUpgrades++;
+    metrics.refusedUpgrades.inc({ reason });
+    refuseUpgrade(socket, status, code, requestId, message, headers);
+  }
+
+  function acquireIp(ip: string): () => void {
+    ipCounts.set(ip, (ipCounts.get(ip) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (ipCounts.get(ip) ?? 1) - 1;
+      if (n <= 0) ipCounts.delete(ip);
+      else ipCounts.set(ip, n);
+    };
+  }
+
+  function onConnection(ws: WebSocket, ctx: ConnectionContext, release: () => void): void {
+    const conn = new WsConnection(ws, ctx, host);
+    conns.add(conn);
+    metrics.connections.inc();
+    ws.on('error', (err) => log.debug({ err, conn: ctx.id }, 'ws connection error')); // e.g. oversized frame: ws closes with 1009
+    ws.on('close', (code) => {
+      conns.delete(conn);
+      metrics.connections.dec();
+      for (const k of conn.explicit) host.index(conn, k, false);
+      host.setWildcard(conn, false);
+      host.subscriptionsChanged(-conn.subscriptionCount);
+      conn.outbox.close();
+      release();
+      log.debug({ conn: ctx.id, code }, 'ws closed');
+    });
+    log.debug({ conn: ctx.id, ip: ctx.ip, channel: ctx.channel }, 'ws connected');
+  }
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const requestId = clientRequestId(req) ?? `${idPrefix}-${(++nextId).toString(36)}`;
+    const channel = channelForUrl(req.url);
+    if (!channel) return refuse(socket, 404, 'ROUTE_NOT_FOUND', requestId, 'not_found');
+    if (closing) return refuse(socket, 503, 'SERVICE_UNAVAILABLE', requestId, 'closing', undefined, { 'Retry-After': '1' });
+    if (!originAllowed(req, opts)) return refuse(socket, 403, 'ORIGIN_NOT_ALLOWED', requestId, 'origin');
+    const ip = clientIp(req, opts.trustProxy);
+    if ((ipCounts.get(ip) ?? 0) >= opts.maxConnectionsPerIp) {
+      return refuse(socket, 429, 'TOO_MANY_CONNECTIONS', requestId, 'ip_limit', undefined, { 'Retry-After': '5' });
+    }
+    // Counted from now on, so concurrent handshakes from one address cannot slip past the limit.
+    const release = acquireIp(ip);
+    socket.once('close', release);
+    const onSocketError = (err: Error) => log.debug({ err, ip }, 'ws socket error during upgrade');
+    socket.on('error', onSocketError);
+    let user: AuthUser | null = null;
+    if (opts.authenticate) {
+      try {
+        user = await opts.authenticate(req);
+      } catch (err) {
+        log.warn({ err, requestId }, 'ws authenticate hook failed; treating as anonymous');
+      }
+      if (socket.destroyed) return release();
+      if (closing) {
+        release();
+        return refuse(socket, 503, 'SERVICE_UNAVAILABLE', requestId, 'closing', undefined, { 'Retry-After': '1' });
+      }
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.removeListener('error', onSocketError);
+      onConnection(ws, { id: requestId, ip, channel, req, user }, release);
+    });
+  }
+
+  return {
+    handleUpgrade(req, socket, head) {
+      upgrade(req, socket, head).catch((err: unknown) => {
+        log.error({ err }, 'ws upgrade failed');
+        socket.destroy();
+      });
+    },
+    attach(server) {
+      const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head);
+      server.on('upgrade', listener);
+      return () => {
+        server.off('upgrade', listener);
+      };
+    },
+    async close(code = WS_CLOSE.GOING_AWAY) {
+      closing = true;
+      if (heartbeat) clearInterval(heartbeat);
+      unsubscribeBus();
+      const reason = code === WS_CLOSE.SERVICE_RESTART ? 'restarting' : 'shutting down';
+      await Promise.all(
+        [...conns].map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.ws.readyState === c.ws.CLOSED) return resolve();
+              c.ws.once('close', () => resolve());
+              c.close(code, reason);
+            }),
+        ),
+      );
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+    stats() {
+      let queuedEntries = 0;
+      let maxQueuedEntries = 0;
+      let queuedBytes = 0;
+      let bufferedBytes = 0;
+      let maxBufferedBytes = 0;
+      for (const c of conns) {
+        const n = c.outbox.size;
+        const b = c.ws.bufferedAmount;
+        queuedEntries += n;
+        queuedBytes += c.outbox.queuedBytes;
+        bufferedBytes += b;
+        if (n > maxQueuedEntries) maxQueuedEntries = n;
+        if (b > maxBufferedBytes) maxBufferedBytes = b;
+      }
+      return { connections: conns.size, queuedEntries, maxQueuedEntries, queuedBytes, bufferedBytes, maxBufferedBytes, ...totals };
+    },
+  };
+}

@@ -1,0 +1,10 @@
+export * from './gateway.ts';
+export * from './options.ts';
+export * from './outbox.ts';
+export * from './frames.ts';
+export * from './client-ops.ts';
+export * from './client-ip.ts';
+export * from './origin.ts';
+export * from './metrics.ts';
+export { refuseUpgrade, clientRequestId } from './http-refusal.ts';
+export type { ConnectionContext } from './connection.ts';

@@ -1,0 +1,102 @@
+/**
+ * Gateway options. Plain values: the env knobs (WS_MAX_CONNECTIONS_PER_IP,
+ * TRUST_PROXY, CORS_ORIGINS, ...) are parsed and validated by the config
+ * module and passed in here.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Channel } from '@stock-tracker/protocol';
+import type { Bus } from '../bus/types.ts';
+
+export interface AuthUser {
+  userId: string;
+}
+
+/** The subset of a pino logger the gateway uses. */
+export interface WsLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface WsGatewayOptions {
+  bus: Bus;
+  /** Origin allow-list (CSWSH). Undefined: any origin. Requests without Origin (non-browser) are always allowed. */
+  allowedOrigins?: readonly string[];
+  /** Allow an Origin whose host equals the request's Host (the SPA served by this server). Default true. */
+  allowSameOrigin?: boolean;
+  /** Open connections per client address; more are refused with HTTP 429 before the handshake. Default 50. */
+  maxConnectionsPerIp?: number;
+  /** Take the client address from X-Forwarded-For (last entry). Only behind a trusted proxy. Default false. */
+  trustProxy?: boolean;
+  /** Largest client frame; a bigger one closes the connection with 1009. Default 256 KiB. */
+  maxFrameBytes?: number;
+  /** Stream subscriptions per connection (a wildcard counts as one). Default 1000. */
+  maxSubscriptions?: number;
+  /** Server ping interval; a connection that has not answered the previous ping is terminated. 0 disables. Default 25 s. */
+  pingIntervalMs?: number;
+  /** Bytes of queued event/control frames per connection before closing with 4008. Default 1 MiB. */
+  queueBytesCap?: number;
+  /** Socket buffered bytes above which frames are queued (and state conflated) instead of written. Default 256 KiB. */
+  highWaterBytes?: number;
+  /** Events in a trades/alerts snapshot. Default 50. */
+  historyEvents?: number;
+  /** Error replies tolerated per connection before closing with 4009. Default 20. */
+  maxProtocolErrors?: number;
+  /** Time a closing connection gets for the close handshake before it is terminated. Default 3 s. */
+  closeGraceMs?: number;
+  /**
+   * Resolves the user of a connection: called with the upgrade request, and
+   * again with the token of an `auth` op. Null means anonymous.
+   */
+  authenticate?: (req: IncomingMessage, token?: string) => Promise<AuthUser | null>;
+  /** Channels whose subscriptions need an authenticated user. `alerts` always does. Default ['alerts']. */
+  authRequired?: readonly Channel[];
+  registry?: Registry;
+  log?: WsLogger;
+}
+
+export type ResolvedWsOptions = Required<Omit<WsGatewayOptions, 'allowedOrigins' | 'authenticate' | 'registry'>> &
+  Pick<WsGatewayOptions, 'allowedOrigins' | 'authenticate' | 'registry'>;
+
+const noop = () => {};
+export const silentLogger: WsLogger = { debug: noop, info: noop, warn: noop, error: noop };
+
+export const WS_DEFAULTS = {
+  maxConnectionsPerIp: 50,
+  maxFrameBytes: 256 * 1024,
+  maxSubscriptions: 1000,
+  pingIntervalMs: 25_000,
+  queueBytesCap: 1024 * 1024,
+  highWaterBytes: 256 * 1024,
+  historyEvents: 50,
+  maxProtocolErrors: 20,
+  closeGraceMs: 3_000,
+} as const;
+
+export function resolveOptions(o: WsGatewayOptions): ResolvedWsOptions {
+  const positive = (name: string, v: number, allowZero = false) => {
+    if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new RangeError(`ws gateway: ${name} must be ${allowZero ? '>= 0' : '> 0'}, got ${v}`);
+    return v;
+  };
+  return {
+    bus: o.bus,
+    allowedOrigins: o.allowedOrigins,
+    allowSameOrigin: o.allowSameOrigin ?? true,
+    maxConnectionsPerIp: positive('maxConnectionsPerIp', o.maxConnectionsPerIp ?? WS_DEFAULTS.maxConnectionsPerIp),
+    trustProxy: o.trustProxy ?? false,
+    maxFrameBytes: positive('maxFrameBytes', o.maxFrameBytes ?? WS_DEFAULTS.maxFrameBytes),
+    maxSubscriptions: positive('maxSubscriptions', o.maxSubscriptions ?? WS_DEFAULTS.maxSubscriptions),
+    pingIntervalMs: positive('pingIntervalMs', o.pingIntervalMs ?? WS_DEFAULTS.pingIntervalMs, true),
+    queueBytesCap: positive('queueBytesCap', o.queueBytesCap ?? WS_DEFAULTS.queueBytesCap),
+    highWaterBytes: positive('highWaterBytes', o.highWaterBytes ?? WS_DEFAULTS.highWaterBytes),
+    historyEvents: positive('historyEvents', o.historyEvents ?? WS_DEFAULTS.historyEvents, true),
+    maxProtocolErrors: positive('maxProtocolErrors', o.maxProtocolErrors ?? WS_DEFAULTS.maxProtocolErrors, true),
+    closeGraceMs: positive('closeGraceMs', o.closeGraceMs ?? WS_DEFAULTS.closeGraceMs, true),
+    authenticate: o.authenticate,
+    authRequired: o.authRequired ?? ['alerts'],
+    registry: o.registry,
+    log: o.log ?? silentLogger,
+  };
+}

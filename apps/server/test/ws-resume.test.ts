@@ -1,0 +1,165 @@
+import WebSocket from 'ws';
+import type { QuoteState, ResetMsg, SnapshotMsg, UpdateMsg } from '@stock-tracker/protocol';
+import { StreamClient, type ConnectionState } from '@stock-tracker/client';
+import type { BusMessage } from '../src/bus/index.ts';
+import { assertContiguous, makeQuote, makeTrade, startServer, type TestServer } from './ws-test-helpers.ts';
+
+let srv: TestServer | undefined;
+let client: StreamClient | undefined;
+afterEach(async () => {
+  client?.close();
+  client = undefined;
+  await srv?.stop();
+  srv = undefined;
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Records what a StreamClient delivers, per key, the way an application would apply it. */
+function record(c: StreamClient) {
+  const log = {
+    states: [] as ConnectionState[],
+    start: {} as Record<string, number>,
+    updates: [] as UpdateMsg[],
+    data: {} as Record<string, unknown>,
+    last: {} as Record<string, number>,
+    resets: [] as ResetMsg[],
+    snapshots: [] as SnapshotMsg[],
+    recovered: 0,
+    gaps: 0,
+  };
+  c.on('state', (s) => log.states.push(s));
+  c.on('snapshot', (m) => {
+    log.snapshots.push(m);
+    log.start[m.key] ??= m.seq;
+    log.last[m.key] = m.seq;
+    log.data[m.key] = m.data;
+  });
+  c.on('update', (m) => {
+    log.updates.push(m);
+    log.last[m.key] = m.seq;
+    log.data[m.key] = m.data;
+  });
+  c.on('reset', (m) => log.resets.push(m));
+  c.on('recovered', () => log.recovered++);
+  c.on('gap', () => log.gaps++);
+  return log;
+}
+
+const newClient = (url: string, extra: Partial<ConstructorParameters<typeof StreamClient>[0]> = {}) =>
+  new StreamClient({ url, WebSocket, backoff: { initialMs: 20, maxMs: 100 }, random: () => 0.5, ...extra });
+
+describe('StreamClient against the gateway', () => {
+  it('survives a forced disconnect while publishing continues: recovered, no gap, same final state', async () => {
+    srv = await startServer({}, { historyState: 10_000, historyEvents: 10_000 });
+    const pub = srv.bus.publisher();
+    const symbols = ['VNM', 'FPT', 'HPG'];
+    const latest: Record<string, BusMessage> = {};
+    let n = 0;
+    const publishRound = () => {
+      n++;
+      for (const s of symbols) {
+        latest[s] = pub.publish('market', s, 'state', makeQuote(s, n));
+        latest[`${s}:trades`] = pub.publish('market', `${s}:trades`, 'event', makeTrade(s, n));
+      }
+    };
+    publishRound();
+
+    client = newClient(srv.url('/ws/market'), { symbols, trades: true });
+    const log = record(client);
+    client.connect();
+    await waitFor(() => client!.state === 'live', 'live');
+
+    const ticker = setInterval(() => {
+      for (let i = 0; i < 5; i++) publishRound();
+    }, 2);
+    await sleep(30);
+    srv.killSockets();
+    await waitFor(() => client!.state === 'resumed', 'resumed');
+    await sleep(30);
+    clearInterval(ticker);
+    await waitFor(() => Object.entries(latest).every(([k, m]) => log.last[k] === m.seq), 'final updates');
+
+    expect(log.states).toEqual(['connecting', 'live', 'reconnecting', 'resumed']);
+    expect(log.resets).toEqual([]);
+    expect(log.gaps).toBe(0);
+    expect(log.recovered).toBe(6);
+    // Every key: contiguous from its snapshot to the publisher's last seq, across the reconnect.
+    const end = assertContiguous(log.updates, log.start);
+    for (const [k, m] of Object.entries(latest)) {
+      expect(end[k]).toBe(m.seq);
+      expect(log.data[k]).toEqual(m.data);
+    }
+    expect(client.positions()['VNM']).toEqual({ seq: latest.VNM.seq, epoch: pub.epoch });
+    expect(n).toBeGreaterThan(20); // updates really were published while the client was away
+  });
+
+  it('gets reset + snapshot when more was published than history holds', async () => {
+    srv = await startServer({}, { historyState: 10 });
+    const pub = srv.bus.publisher();
+    pub.publish('market', 'VNM', 'state', makeQuote('VNM', 1));
+    client = newClient(srv.url('/ws/market'), { symbols: ['VNM'], backoff: { initialMs: 100, maxMs: 100 } });
+    const log = record(client);
+    client.connect();
+    await waitFor(() => client!.state === 'live', 'live');
+
+    srv.killSockets();
+    let last: BusMessage | undefined;
+    for (let i = 2; i <= 50; i++) last = pub.publish('market', 'VNM', 'state', makeQuote('VNM', i));
+    await waitFor(() => client!.state === 'reset', 'reset state');
+    expect(log.resets).toMatchObject([{ key: 'VNM', reason: 'history_exceeded', epoch: pub.epoch }]);
+    expect(log.snapshots.at(-1)).toMatchObject({ key: 'VNM', seq: 50 });
+    expect(log.data.VNM).toEqual(last!.data);
+    expect(log.states).toEqual(['connecting', 'live', 'reconnecting', 'reset']);
+
+    pub.publish('market', 'VNM', 'state', makeQuote('VNM', 51));
+    await waitFor(() => log.last.VNM === 51, 'update after reset');
+    expect((log.data.VNM as QuoteState).ts).toBe(makeQuote('VNM', 51).ts);
+  });
+
+  it('gets reset (epoch_changed) when the publisher was replaced while it was away', async () => {
+    srv = await startServer();
+    const old = srv.bus.publisher({ newId: () => 'OLD' });
+    for (let i = 1; i <= 5; i++) old.publish('market', 'VNM', 'state', makeQuote('VNM', i));
+    client = newClient(srv.url('/ws/market'), { symbols: ['VNM'], backoff: { initialMs: 100, maxMs: 100 } });
+    const log = record(client);
+    client.connect();
+    await waitFor(() => client!.state === 'live', 'live');
+
+    srv.killSockets();
+    const fresh = srv.bus.publisher({ newId: () => 'NEW' });
+    for (let i = 1; i <= 3; i++) fresh.publish('market', 'VNM', 'state', makeQuote('VNM', 100 + i));
+    await waitFor(() => client!.state === 'reset', 'reset state');
+    expect(log.resets).toMatchObject([{ key: 'VNM', reason: 'epoch_changed', epoch: 'NEW' }]);
+    expect(log.snapshots.at(-1)).toMatchObject({ seq: 3, epoch: 'NEW' });
+    fresh.publish('market', 'VNM', 'state', makeQuote('VNM', 104));
+    await waitFor(() => log.last.VNM === 4, 'update in the new epoch');
+    expect(client.positions().VNM).toEqual({ seq: 4, epoch: 'NEW' });
+  });
+
+  it('detects a gap in live updates and re-requests a snapshot of that key', async () => {
+    srv = await startServer();
+    const pub = srv.bus.publisher({ newId: () => 'E' });
+    for (let i = 1; i <= 3; i++) pub.publish('market', 'VNM', 'state', makeQuote('VNM', i));
+    client = newClient(srv.url('/ws/market'), { symbols: ['VNM'] });
+    const log = record(client);
+    const gaps: unknown[] = [];
+    client.on('gap', (g) => gaps.push(g));
+    client.connect();
+    await waitFor(() => client!.state === 'live' && log.last.VNM === 3, 'live');
+    // Seqs 4 and 5 never reach the bus (e.g. lost by a transport).
+    srv.bus.append({ channel: 'market', key: 'VNM', kind: 'state', seq: 6, epoch: 'E', data: makeQuote('VNM', 6) });
+    await waitFor(() => log.snapshots.length === 2, 'fresh snapshot');
+    expect(gaps).toEqual([{ channel: 'market', key: 'VNM', expected: 4, got: 6, epoch: 'E' }]);
+    expect(log.snapshots[1]).toMatchObject({ key: 'VNM', seq: 6 });
+    expect(log.updates).toEqual([]); // the gapped update itself is not applied
+    expect(client.state).toBe('live');
+  });
+});

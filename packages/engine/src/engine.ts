@@ -1,0 +1,431 @@
+/**
+ * MarketEngine: applies normalized MarketEvents and emits derived state
+ * (EngineOutput) synchronously. Pure: no I/O, no wall clock; engine time is the
+ * largest event ts seen (or passed to `advance`). Same tape, same output.
+ *
+ * Wiring
+ *   trade     → classifier → quote cache → session aggregator (bars, summaries) → alerts.onQuote, index.onQuote
+ *   closed bar (on time)  → alerts.onBar (indicators live there)
+ *   quote     → quote cache (book only: no price change, so no alert/index work)
+ *   foreign   → foreign tracker → quote cache → alerts.onForeign
+ *   reference → quote cache (new trading date = new day) → index.onReference/onQuote
+ *   status    → quote cache (phase/halt) → phase summary when a phase ends, day summary at close
+ *   index     → index.onFeedIndex (feed-supplied values pass through)
+ *   bar       → validated and counted only: bars are built from trades, merging
+ *               vendor bars would count volume twice
+ *   time      → every accepted event advances engine time (closes 1m bars);
+ *               indices and the foreign top are recomputed on `advance()` and at
+ *               most once per `derivedIntervalMs` of engine time.
+ *
+ * Validation: an event is rejected (returns false, counted, emits nothing,
+ * changes nothing) when it is not well formed, has a non-finite ts, a
+ * non-positive or non-finite price/volume (trades, book levels), negative
+ * foreign figures, or — when the symbol's reference data is known and its
+ * market has daily limits — a trade/book price outside [floor, ceiling] or off
+ * the tick grid. A trade whose id was already applied for the same symbol and
+ * trading day is a duplicate: rejected too (feeds re-send after reconnects).
+ *
+ * Out-of-order policy
+ * - quote (book), foreign, status and reference updates older than the latest
+ *   applied one of the same key (symbol; exchange for exchange-wide status) are
+ *   stale: accepted (true), counted in `stale`, no effect. State never goes back.
+ * - trades are never dropped: a late trade adds to the day, phase and quote
+ *   totals (volume always adds up); `last`/close only move forward in time and
+ *   open is the earliest trade; the quote row's ts never decreases.
+ * - a late trade whose minute bar already closed updates that bar if it is still
+ *   in the bounded history (or creates it there), and the corrected bar is
+ *   re-emitted closed; it is not fed to alerts/indicators, which only see bars
+ *   closing in time order. Older than the history: day/phase totals only.
+ * - the tick test uses arrival order.
+ * - a late trade is attributed to the symbol's current trading day.
+ */
+import type {
+  AlertEvent,
+  Bar,
+  Emit,
+  ForeignEvent,
+  ForeignState,
+  ForeignTop,
+  IndexEvent,
+  IndexState,
+  Level,
+  MarketEvent,
+  QuoteEvent,
+  QuoteState,
+  SessionSummary,
+  StatusEvent,
+  SymbolRef,
+  TradeEvent,
+  AlertRule,
+  BarEvent,
+} from '@stock-tracker/protocol';
+import { BAR_INTERVAL_MS, MARKET_EVENT_TYPES, SESSION_PHASES } from '@stock-tracker/protocol';
+import { AlertEngine } from './alert-engine.ts';
+import { TradeClassifier } from './classifier.ts';
+import { ForeignInvestorTracker } from './foreign-tracker.ts';
+import { DEFAULT_INDICES, IndexCalculator, type IndexDefinition } from './index-calculator.ts';
+import { QuoteCache } from './quote-cache.ts';
+import { SessionAggregator } from './session-aggregator.ts';
+
+export interface EngineOptions {
+  indices?: IndexDefinition[];
+  alertRules?: AlertRule[];
+  /** Trust the vendor's aggressor flag. Default true. */
+  useVendorSide?: boolean;
+  /** Closed 1m bars kept per symbol. Default 500. */
+  barHistory?: number;
+  /** Default size of the foreign top lists. Default 10. */
+  foreignTopSize?: number;
+  /** Engine-time spacing of index / foreign-top recomputation between `advance()` calls. Default 1000 ms. */
+  derivedIntervalMs?: number;
+}
+
+export interface EngineStats {
+  /** Accepted events by type (stale ones included). */
+  events: Record<string, number>;
+  /** Rejected events (malformed, out of limits, duplicates). */
+  rejected: number;
+  /** Of which duplicate trade ids. */
+  duplicates: number;
+  /** Accepted but older than the state they would update: no effect. */
+  stale: number;
+}
+
+const noop: Emit = () => {};
+const PHASES = new Set<string>(SESSION_PHASES);
+const SIDES = new Set<string>(['buy', 'sell', 'unknown']);
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+/** Finite and > 0 (NaN fails the comparison). */
+const isPos = (x: unknown): x is number => typeof x === 'number' && x > 0 && x < Infinity;
+const isNonNeg = (x: unknown): x is number => typeof x === 'number' && x >= 0 && x < Infinity;
+const isStr = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
+const isCount = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0;
+
+export class MarketEngine {
+  readonly alerts: AlertEngine;
+  private readonly cache = new QuoteCache();
+  private readonly classifier: TradeClassifier;
+  private readonly sessions: SessionAggregator;
+  private readonly foreignTracker: ForeignInvestorTracker;
+  private readonly indexCalc: IndexCalculator;
+  /** Trade ids applied per symbol for the current trading day. */
+  private readonly tradeIds = new Map<string, Set<string>>();
+  private readonly derivedInterval: number;
+  private time = -Infinity;
+  private derivedSlot = -Infinity;
+  /** Fixed keys (every event type) keep the object's shape stable on the hot path. */
+  private readonly counts: Record<string, number> = Object.fromEntries(MARKET_EVENT_TYPES.map((t) => [t, 0]));
+  private rejected = 0;
+  private duplicates = 0;
+  private stale = 0;
+
+  /** The sink of the apply/advance call in progress; the prebound callbacks below write to it. */
+  private out: Emit = noop;
+  private readonly onAlert = (alert: AlertEvent): void => this.out({ type: 'alert', alert });
+  private readonly onSummary = (summary: SessionSummary): void => this.out({ type: 'session', summary });
+  private readonly onBar = (bar: Bar, late: boolean): void => {
+    this.out({ type: 'bar', bar });
+    if (bar.closed && !late) this.alerts.onBar(bar, this.onAlert);
+  };
+
+  constructor(opts: EngineOptions = {}) {
+    this.alerts = new AlertEngine(opts.alertRules);
+    this.classifier = new TradeClassifier({ useVendorSide: opts.useVendorSide ?? true });
+    this.sessions = new SessionAggregator({ barHistory: opts.barHistory ?? 500 });
+    this.foreignTracker = new ForeignInvestorTracker(opts.foreignTopSize ?? 10);
+    this.indexCalc = new IndexCalculator(opts.indices ?? DEFAULT_INDICES);
+    this.derivedInterval = Math.max(1, opts.derivedIntervalMs ?? 1000);
+  }
+
+  /** Apply one normalized event; outputs go to `emit` synchronously. False when rejected. */
+  apply(ev: MarketEvent, emit: Emit): boolean {
+    if (ev === null || typeof ev !== 'object' || !isNum(ev.ts)) return this.reject();
+    const prevOut = this.out;
+    this.out = emit;
+    try {
+      let ok: boolean;
+      switch (ev.type) {
+        case 'trade':
+          ok = this.applyTrade(ev);
+          break;
+        case 'quote':
+          ok = this.applyQuote(ev);
+          break;
+        case 'foreign':
+          ok = this.applyForeign(ev);
+          break;
+        case 'status':
+          ok = this.applyStatus(ev);
+          break;
+        case 'reference':
+          ok = this.applyReference(ev.ref, ev.ts);
+          break;
+        case 'index':
+          ok = this.applyIndex(ev);
+          break;
+        case 'bar':
+          ok = validBar(ev) && this.tick(ev.ts);
+          break;
+        default:
+          ok = false;
+      }
+      if (!ok) return this.reject();
+      this.counts[ev.type]!++;
+      const slot = Math.floor(this.time / this.derivedInterval);
+      if (slot !== this.derivedSlot) {
+        this.derivedSlot = slot;
+        this.computeDerived();
+      }
+      return true;
+    } finally {
+      this.out = prevOut;
+    }
+  }
+
+  /** Move engine time forward: close ended bars, recompute indices and the foreign top if changed. */
+  advance(ts: number, emit: Emit): void {
+    if (!isNum(ts)) return;
+    const prevOut = this.out;
+    this.out = emit;
+    try {
+      this.tick(ts);
+      this.derivedSlot = Math.floor(this.time / this.derivedInterval);
+      this.computeDerived();
+    } finally {
+      this.out = prevOut;
+    }
+  }
+
+  now(): number {
+    return this.time === -Infinity ? 0 : this.time;
+  }
+
+  quote(symbol: string): QuoteState | undefined {
+    return this.cache.get(symbol);
+  }
+
+  quotes(): QuoteState[] {
+    return this.cache.snapshot();
+  }
+
+  reference(symbol: string): SymbolRef | undefined {
+    return this.cache.reference(symbol);
+  }
+
+  references(): SymbolRef[] {
+    return this.cache.references();
+  }
+
+  summary(symbol: string): { day: SessionSummary; phases: SessionSummary[] } | undefined {
+    return this.sessions.summary(symbol);
+  }
+
+  bars(symbol: string): Bar[] {
+    return this.sessions.bars(symbol);
+  }
+
+  foreign(symbol: string): ForeignState | undefined {
+    return this.foreignTracker.get(symbol);
+  }
+
+  foreignTop(n?: number): ForeignTop {
+    return this.foreignTracker.top(n);
+  }
+
+  indices(): IndexState[] {
+    return this.indexCalc.all();
+  }
+
+  stats(): EngineStats {
+    return { events: { ...this.counts }, rejected: this.rejected, duplicates: this.duplicates, stale: this.stale };
+  }
+
+  // ---- event handlers: validate first, change state only once accepted ----
+
+  private applyTrade(ev: TradeEvent): boolean {
+    const { symbol, id, price, ts } = ev;
+    if (!isStr(symbol) || !isStr(id) || !isPos(price) || !isPos(ev.volume)) return false;
+    if (ev.side !== undefined && !SIDES.has(ev.side)) return false;
+    if (ev.phase !== undefined && !PHASES.has(ev.phase)) return false;
+    if (!this.cache.acceptsPrice(symbol, price)) return false;
+    let ids = this.tradeIds.get(symbol);
+    if (ids === undefined) {
+      ids = new Set();
+      this.tradeIds.set(symbol, ids);
+    } else if (ids.has(id) && !this.cache.startsNewDay(symbol, ts)) {
+      this.duplicates++;
+      return false;
+    }
+    this.tick(ts);
+    const listed = this.cache.prepareTrade(symbol, ts, price);
+    if (listed !== undefined) this.startDay(listed.ref, listed.newDay);
+    ids.add(id);
+    const phase = ev.phase ?? this.cache.phaseOf(symbol, ts);
+    const trade = this.classifier.classify(ev, phase, this.cache.bestBid(symbol), this.cache.bestAsk(symbol));
+    const state = this.cache.applyTrade(trade);
+    this.out({ type: 'trade', trade });
+    this.sessions.addTrade(trade, state.tradingDate, this.onBar);
+    this.out({ type: 'quote', state });
+    this.alerts.onQuote(state, this.onAlert);
+    this.indexCalc.onQuote(state);
+    return true;
+  }
+
+  private applyQuote(ev: QuoteEvent): boolean {
+    const { symbol } = ev;
+    if (!isStr(symbol) || !this.validLevels(symbol, ev.bids) || !this.validLevels(symbol, ev.asks)) return false;
+    this.tick(ev.ts);
+    const state = this.cache.applyQuote(ev);
+    if (state === undefined) this.stale++;
+    else if (state !== null) this.out({ type: 'quote', state });
+    return true;
+  }
+
+  private applyForeign(ev: ForeignEvent): boolean {
+    if (
+      !isStr(ev.symbol) ||
+      !isNonNeg(ev.buyVolume) ||
+      !isNonNeg(ev.sellVolume) ||
+      !isNonNeg(ev.buyValue) ||
+      !isNonNeg(ev.sellValue) ||
+      !isNonNeg(ev.totalRoom) ||
+      !isNonNeg(ev.currentRoom)
+    )
+      return false;
+    this.tick(ev.ts);
+    const f = this.foreignTracker.apply(ev);
+    if (f === undefined) {
+      this.stale++;
+      return true;
+    }
+    const state = this.cache.applyForeign(f);
+    this.out({ type: 'foreign', state: f });
+    if (state !== null) this.out({ type: 'quote', state });
+    this.alerts.onForeign(f, this.onAlert);
+    return true;
+  }
+
+  private applyStatus(ev: StatusEvent): boolean {
+    if (!PHASES.has(ev.phase) || typeof ev.halted !== 'boolean') return false;
+    if (ev.symbol !== undefined && !isStr(ev.symbol)) return false;
+    if (ev.exchange !== undefined && !isStr(ev.exchange)) return false;
+    this.tick(ev.ts);
+    const changes = this.cache.applyStatus(ev);
+    if (changes === undefined) {
+      this.stale++;
+      return true;
+    }
+    for (const { state, prevPhase } of changes) {
+      if (prevPhase !== state.phase) {
+        this.sessions.endPhase(state.symbol, prevPhase, this.onSummary);
+        if (state.phase === 'closed') this.sessions.endDay(state.symbol, this.onSummary);
+      }
+      this.out({ type: 'quote', state });
+    }
+    return true;
+  }
+
+  private applyReference(ref: SymbolRef, ts: number): boolean {
+    if (!validRef(ref)) return false;
+    this.tick(ts);
+    const res = this.cache.applyReference(ref, ts);
+    if (res === undefined) {
+      this.stale++;
+      return true;
+    }
+    this.startDay(ref, res.newDay);
+    this.out({ type: 'quote', state: res.state });
+    this.indexCalc.onQuote(res.state);
+    return true;
+  }
+
+  private applyIndex(ev: IndexEvent): boolean {
+    if (
+      !isStr(ev.index) ||
+      !isPos(ev.value) ||
+      !isNonNeg(ev.prevClose) ||
+      !isNonNeg(ev.volume) ||
+      !isNonNeg(ev.valueTraded) ||
+      !isCount(ev.advances) ||
+      !isCount(ev.declines) ||
+      !isCount(ev.unchanged) ||
+      !isCount(ev.ceilings) ||
+      !isCount(ev.floors)
+    )
+      return false;
+    this.tick(ev.ts);
+    this.out({ type: 'index', state: this.indexCalc.onFeedIndex(ev) });
+    return true;
+  }
+
+  /** A (new or synthetic) reference took effect; on a new trading day reset the per-day components first. */
+  private startDay(ref: SymbolRef, newDay: boolean): void {
+    if (newDay) {
+      this.sessions.newDay(ref.symbol, ref.tradingDate, this.onSummary);
+      this.classifier.reset(ref.symbol);
+      this.foreignTracker.reset(ref.symbol, this.time);
+      this.tradeIds.get(ref.symbol)?.clear();
+    } else {
+      this.sessions.setTradingDate(ref.symbol, ref.tradingDate);
+    }
+    this.out({ type: 'reference', ref });
+    this.indexCalc.onReference(ref);
+  }
+
+  /** Advance engine time (closing ended bars). Returns true so handlers can chain it. */
+  private tick(ts: number): true {
+    if (ts > this.time) this.time = ts;
+    this.sessions.advance(ts, this.onBar);
+    return true;
+  }
+
+  private computeDerived(): void {
+    for (const state of this.indexCalc.compute(this.time)) this.out({ type: 'index', state });
+    if (this.foreignTracker.dirty) this.out({ type: 'foreign_top', top: this.foreignTracker.top() });
+  }
+
+  private validLevels(symbol: string, levels: Level[]): boolean {
+    if (!Array.isArray(levels) || levels.length > 10) return false;
+    for (let i = 0; i < levels.length; i++) {
+      const l = levels[i];
+      if (l === null || typeof l !== 'object' || !isPos(l.price) || !isPos(l.volume)) return false;
+    }
+    return this.cache.acceptsLevels(symbol, levels);
+  }
+
+  private reject(): false {
+    this.rejected++;
+    return false;
+  }
+}
+
+function validRef(ref: SymbolRef): boolean {
+  if (ref === null || typeof ref !== 'object') return false;
+  const { ceiling, floor } = ref;
+  if (!isStr(ref.symbol) || !isStr(ref.exchange) || (ref.market !== 'VN' && ref.market !== 'US')) return false;
+  if (typeof ref.tradingDate !== 'string' || !DATE_RE.test(ref.tradingDate)) return false;
+  if (!isPos(ref.reference) || !isPos(ref.lotSize) || !isNonNeg(ref.sharesOutstanding)) return false;
+  if (!Array.isArray(ref.indices) || !ref.indices.every(isStr)) return false;
+  if (ref.foreignLimit !== undefined && !isNonNeg(ref.foreignLimit)) return false;
+  // Limits: both absent (no daily limit) or floor <= reference <= ceiling.
+  if (ceiling === null && floor === null) return true;
+  return isPos(ceiling) && isPos(floor) && floor <= ref.reference && ref.reference <= ceiling;
+}
+
+function validBar(ev: BarEvent): boolean {
+  const { open, high, low, close } = ev;
+  return (
+    isStr(ev.symbol) &&
+    Object.hasOwn(BAR_INTERVAL_MS, ev.interval) &&
+    isPos(open) &&
+    isPos(high) &&
+    isPos(low) &&
+    isPos(close) &&
+    low <= Math.min(open, close) &&
+    high >= Math.max(open, close) &&
+    isNonNeg(ev.volume)
+  );
+}
+

@@ -1,0 +1,546 @@
+/**
+ * A seeded, deterministic simulation of the Vietnamese stock market, with the
+ * trading day compressed into `dayMs` of real time and looped (day k starts at
+ * startTs + k·dayMs). Pure: time only moves through `advanceTo`, randomness
+ * only comes from the seeded generator, so a seed and options give one tape.
+ *
+ * Per symbol, a fair value follows an Ornstein–Uhlenbeck walk in log price
+ * around a daily drift (a few "runners" drift past the daily limit and lock at
+ * ceiling or floor). The order book sits around the fair value on the tick
+ * ladder; aggressive orders lean towards the fair value and trade against the
+ * book, so every continuous trade is at a price the board showed. Auctions
+ * (ATO/ATC) match once per symbol when they close.
+ */
+import type {
+  ForeignEvent,
+  MarketEvent,
+  QuoteEvent,
+  SessionPhase,
+  StatusEvent,
+  SymbolRef,
+  TradeEvent,
+} from '@stock-tracker/protocol';
+import { priceLimits, type ExchangeRules } from '@stock-tracker/engine';
+import { LadderBook, priceLadder, type Fill } from './book.ts';
+import { dayWindow, phaseChanges, tradingDateForDay } from './calendar.ts';
+import { Rng } from './rng.ts';
+import { EXCHANGE_RULES, selectUniverse, type ListedSymbol, type VnExchange } from './universe.ts';
+
+export interface SimulatorOptions {
+  /** Default 1. */
+  seed?: number;
+  /** Epoch ms at which simulated day 0 starts (pre-open). */
+  startTs: number;
+  /** Wall length of one compressed trading day; default 10 minutes. */
+  dayMs?: number;
+  /** How many symbols (default: the whole listing) or which ones. */
+  symbols?: number | string[];
+  /** Mean events per second while every exchange trades continuously (bursts add to it); default 200. */
+  intensity?: number;
+  /** Occasional bursts of activity focused on one name; default true. */
+  bursts?: boolean;
+}
+
+export const DEFAULT_DAY_MS = 600_000;
+export const DEFAULT_INTENSITY = 200;
+export const MIN_DAY_MS = 1_000;
+
+/** Share of random actions that are aggressive orders (the rest move the book). */
+const P_TRADE = 0.45;
+/** Measured mean events per random action, to turn `intensity` into an action rate. */
+const EVENTS_PER_ACTION = 1.6;
+/** Rate multiplier during a burst; half of the burst's actions hit its focus name. */
+const BURST_RATE = 4;
+/** Mean-reversion speed of the fair value towards its drift path, per day. */
+const KAPPA = 4;
+/** Typical order value, VND: sets order and book-level sizes per name. */
+const ORDER_VALUE = 100_000_000;
+
+interface Exchange {
+  code: VnExchange;
+  rules: ExchangeRules;
+  phase: SessionPhase;
+  syms: Sym[];
+}
+
+interface Sym {
+  info: ListedSymbol;
+  ex: Exchange;
+  ref: SymbolRef;
+  book: LadderBook;
+  /** Log of fair value over the reference price. */
+  x: number;
+  /** Day fraction at which x was last updated. */
+  lastU: number;
+  /** End-of-day drift target for x. */
+  target: number;
+  runner: boolean;
+  seq: number;
+  last: number | null;
+  lots: number;
+  halted: boolean;
+  // foreign investors
+  totalRoom: number;
+  holdings: number;
+  fBuyVol: number;
+  fSellVol: number;
+  fBuyVal: number;
+  fSellVal: number;
+  fBias: number;
+  fInterest: number;
+}
+
+type Item =
+  | { t: number; kind: 'day'; k: number }
+  | { t: number; kind: 'phase'; ex: Exchange; phase: SessionPhase }
+  | { t: number; kind: 'halt'; sym: Sym; halted: boolean }
+  | { t: number; kind: 'burst'; sym: Sym; on: boolean };
+
+export class Simulator {
+  readonly seed: number;
+  readonly startTs: number;
+  readonly dayMs: number;
+  readonly intensity: number;
+  readonly bursts: boolean;
+
+  private readonly rng: Rng;
+  private readonly listing: ListedSymbol[];
+  private readonly exchanges: Exchange[];
+  private readonly syms: Sym[];
+  private readonly window: { open: number; close: number };
+  private readonly totalWeight: number;
+
+  private k = -1;
+  private tradingDate = '';
+  private dayStart = 0;
+  private dayToken = '';
+  private queue: Item[] = [];
+  private qpos = 0;
+  private nextAt = Infinity;
+  private active: Sym[] = [];
+  private cumWeight: number[] = [];
+  private activeWeight = 0;
+  private burstSym: Sym | null = null;
+  private out: (ev: MarketEvent) => void = () => {};
+
+  constructor(opts: SimulatorOptions) {
+    if (!Number.isFinite(opts.startTs)) throw new RangeError('startTs must be an epoch-ms number');
+    this.seed = opts.seed ?? 1;
+    this.startTs = Math.floor(opts.startTs);
+    this.dayMs = Math.floor(opts.dayMs ?? DEFAULT_DAY_MS);
+    if (!(this.dayMs >= MIN_DAY_MS)) throw new RangeError(`dayMs must be at least ${MIN_DAY_MS}`);
+    this.intensity = opts.intensity ?? DEFAULT_INTENSITY;
+    if (!(this.intensity > 0) || !Number.isFinite(this.intensity)) throw new RangeError('intensity must be a positive number');
+    this.bursts = opts.bursts ?? true;
+    this.rng = new Rng(this.seed);
+    this.listing = selectUniverse(opts.symbols, new Rng(this.seed ^ 0x5eed));
+
+    this.exchanges = (['HOSE', 'HNX', 'UPCOM'] as const)
+      .filter((code) => this.listing.some((s) => s.exchange === code))
+      .map((code) => ({ code, rules: EXCHANGE_RULES[code], phase: 'closed' as SessionPhase, syms: [] }));
+    this.window = dayWindow(this.exchanges.map((e) => e.rules));
+    this.syms = this.listing.map((info) => this.newSym(info));
+    this.totalWeight = this.syms.reduce((a, s) => a + s.info.liquidity, 0);
+    this.prepareDay(0);
+    this.queue = [{ t: this.startTs, kind: 'day', k: 0 }];
+  }
+
+  /** Static facts about the simulated names. */
+  universe(): ListedSymbol[] {
+    return this.listing.map((s) => ({ ...s, indices: [...s.indices] }));
+  }
+
+  /** Reference data of the current simulated day (of day 0 before it starts). */
+  references(): SymbolRef[] {
+    return this.syms.map((s) => ({ ...s.ref, indices: [...s.ref.indices] }));
+  }
+
+  /** Start instant of simulated day k. */
+  dayStartOf(k: number): number {
+    return this.startTs + k * this.dayMs;
+  }
+
+  /**
+   * Generates every event with ts <= target that was not generated yet, in
+   * ts order. Chunking does not matter: advancing to a then b gives the same
+   * events as advancing to b.
+   */
+  advanceTo(target: number): MarketEvent[];
+  advanceTo(target: number, sink: (ev: MarketEvent) => void): number;
+  advanceTo(target: number, sink?: (ev: MarketEvent) => void): MarketEvent[] | number {
+    const buf: MarketEvent[] = [];
+    let n = 0;
+    const emit = sink ?? ((ev: MarketEvent) => void buf.push(ev));
+    this.out = (ev) => {
+      n++;
+      emit(ev);
+    };
+    // Event times are fractional internally and floored on output, so
+    // floor(t) <= target  <=>  t < floor(target) + 1.
+    const limit = Math.floor(target) + 1;
+    for (;;) {
+      const item = this.queue[this.qpos]!;
+      if (item.t <= this.nextAt) {
+        if (item.t >= limit) break;
+        this.qpos++;
+        this.process(item);
+        this.nextAt = this.drawNext(item.t);
+      } else {
+        if (this.nextAt >= limit) break;
+        const t = this.nextAt;
+        this.action(t);
+        this.nextAt = this.drawNext(t);
+      }
+    }
+    this.out = () => {};
+    return sink ? n : buf;
+  }
+
+  // ---------------------------------------------------------------- days
+
+  private newSym(info: ListedSymbol): Sym {
+    const ex = this.exchanges.find((e) => e.code === info.exchange)!;
+    const totalRoom = Math.floor((info.sharesOutstanding * info.foreignLimitPct) / 100) * 100;
+    const sym: Sym = {
+      info,
+      ex,
+      ref: undefined as unknown as SymbolRef,
+      book: undefined as unknown as LadderBook,
+      x: 0,
+      lastU: 0,
+      target: 0,
+      runner: false,
+      seq: 0,
+      last: null,
+      lots: Math.max(1, Math.round(ORDER_VALUE / info.basePrice / 100)),
+      halted: false,
+      totalRoom,
+      holdings: Math.floor((totalRoom * info.foreignUsage) / 100) * 100,
+      fBuyVol: 0,
+      fSellVol: 0,
+      fBuyVal: 0,
+      fSellVal: 0,
+      fBias: 0,
+      fInterest: 0,
+    };
+    ex.syms.push(sym);
+    return sym;
+  }
+
+  /** Sets up day k: references from the previous close, fresh books, the day's drift and the schedule. */
+  private prepareDay(k: number): void {
+    const rng = this.rng;
+    this.k = k;
+    this.dayStart = this.dayStartOf(k);
+    this.dayToken = this.dayStart.toString(36);
+    this.tradingDate = tradingDateForDay(this.startTs, k);
+    for (const s of this.syms) {
+      const rules = s.ex.rules;
+      const reference = k === 0 ? s.info.basePrice : (s.last ?? s.ref.reference);
+      const { ceiling, floor } = priceLimits(rules, reference);
+      s.ref = {
+        symbol: s.info.symbol,
+        exchange: s.info.exchange,
+        market: 'VN',
+        name: s.info.name,
+        tradingDate: this.tradingDate,
+        reference,
+        ceiling,
+        floor,
+        lotSize: rules.lotSize,
+        indices: [...s.info.indices],
+        sharesOutstanding: s.info.sharesOutstanding,
+        foreignLimit: s.totalRoom,
+      };
+      const lots = s.lots;
+      const lotSize = rules.lotSize;
+      s.book = new LadderBook(priceLadder(rules, floor!, ceiling!), rules.bookDepth, (distance, atLimit) => {
+        const base = lots * (1.5 + 6 * rng.next()) * (1 + 0.35 * distance) * (atLimit ? 25 : 1);
+        return Math.max(1, Math.round(base)) * lotSize;
+      });
+      // Drift pulls long-run prices back towards the listing price so loops stay plausible.
+      const sigma = s.info.volatility;
+      const stretch = Math.log(reference / s.info.basePrice);
+      s.runner = rng.chance(0.035);
+      if (s.runner) {
+        const up = stretch > 0.15 ? false : stretch < -0.15 ? true : rng.chance(0.6);
+        s.target = (up ? 1 : -1) * (rules.dailyLimit! + 0.03);
+      } else {
+        s.target = rng.normal() * sigma - 0.2 * stretch;
+      }
+      s.x = rng.normal() * sigma * 0.4;
+      s.lastU = 0;
+      s.seq = 0;
+      s.last = null;
+      s.halted = false;
+      s.holdings += s.fBuyVol - s.fSellVol;
+      s.fBuyVol = s.fSellVol = s.fBuyVal = s.fSellVal = 0;
+      s.fBias = Math.tanh(rng.normal());
+      s.fInterest = (s.info.indices.includes('VN30') ? 0.3 : 0.12) * (0.5 + rng.next());
+    }
+    this.burstSym = null;
+  }
+
+  /** The day's timed items: exchange phases, halts, bursts and the next day's start. */
+  private scheduleDay(): Item[] {
+    const rng = this.rng;
+    const items: Item[] = [];
+    const continuous = new Map<Exchange, Array<[number, number]>>();
+    for (const ex of this.exchanges) {
+      const changes = phaseChanges(ex.rules, this.dayStart, this.dayMs, this.window);
+      const spans: Array<[number, number]> = [];
+      changes.forEach((c, i) => {
+        items.push({ t: c.ts, kind: 'phase', ex, phase: c.phase });
+        const next = changes[i + 1];
+        if (c.phase === 'continuous' && next) spans.push([c.ts, next.ts]);
+      });
+      continuous.set(ex, spans);
+    }
+    // Pick a start inside one of the symbol's continuous spans, leaving margins.
+    const placeIn = (sym: Sym, len: number): number | null => {
+      const spans = continuous.get(sym.ex)!;
+      if (spans.length === 0) return null;
+      const [a, b] = spans[rng.int(spans.length)]!;
+      const lo = a + 0.1 * (b - a);
+      const hi = b - len - 0.05 * (b - a);
+      return hi > lo ? Math.floor(rng.uniform(lo, hi)) : null;
+    };
+    const halted = new Set<Sym>();
+    for (let i = rng.poisson(0.8); i > 0; i--) {
+      const sym = this.syms[rng.int(this.syms.length)]!;
+      const len = Math.floor(this.dayMs * rng.uniform(0.01, 0.04));
+      const at = placeIn(sym, len);
+      if (at === null || halted.has(sym)) continue;
+      halted.add(sym);
+      items.push({ t: at, kind: 'halt', sym, halted: true }, { t: at + len, kind: 'halt', sym, halted: false });
+    }
+    if (this.bursts) {
+      for (let i = rng.poisson(3); i > 0; i--) {
+        const sym = this.pickWeighted(this.syms, rng.next() * this.totalWeight);
+        const len = Math.floor(this.dayMs * rng.uniform(0.005, 0.02));
+        const at = placeIn(sym, len);
+        if (at === null) continue;
+        items.push({ t: at, kind: 'burst', sym, on: true }, { t: at + len, kind: 'burst', sym, on: false });
+      }
+    }
+    items.push({ t: this.dayStartOf(this.k + 1), kind: 'day', k: this.k + 1 });
+    // Stable: same-instant items keep insertion order (phases before halts and bursts).
+    return items.sort((a, b) => a.t - b.t);
+  }
+
+  // ---------------------------------------------------------------- timed items
+
+  private process(item: Item): void {
+    const ts = item.t;
+    switch (item.kind) {
+      case 'day': {
+        if (item.k !== this.k) this.prepareDay(item.k);
+        for (const s of this.syms) this.out({ type: 'reference', ts, ref: { ...s.ref, indices: [...s.ref.indices] } });
+        for (const s of this.syms) this.emitForeign(s, ts);
+        for (const ex of this.exchanges) ex.phase = 'closed';
+        this.queue = this.scheduleDay();
+        this.qpos = 0;
+        this.refreshActive();
+        return;
+      }
+      case 'phase': {
+        const { ex, phase } = item;
+        const prev = ex.phase;
+        if (prev === 'ato' || prev === 'atc') for (const s of ex.syms) if (!s.halted) this.auction(s, prev, ts);
+        if (prev === 'pre_open' && phase !== 'closed') for (const s of ex.syms) this.openBook(s, ts);
+        ex.phase = phase;
+        this.out({ type: 'status', ts, exchange: ex.code, phase, halted: false } satisfies StatusEvent);
+        this.refreshActive();
+        return;
+      }
+      case 'halt': {
+        const s = item.sym;
+        s.halted = item.halted;
+        this.out({ type: 'status', ts, exchange: s.ex.code, symbol: s.info.symbol, phase: s.ex.phase, halted: item.halted });
+        this.refreshActive();
+        return;
+      }
+      case 'burst': {
+        const s = item.sym;
+        if (item.on) {
+          this.burstSym = s;
+          this.updateFair(s, ts);
+          // News: a jump in fair value that the order flow then chases.
+          s.x += this.rng.normal() * s.info.volatility * 1.5;
+        } else if (this.burstSym === s) this.burstSym = null;
+        return;
+      }
+    }
+  }
+
+  private openBook(s: Sym, ts: number): void {
+    this.updateFair(s, ts);
+    s.book.centre(s.book.position(this.fairPrice(s)), this.spread());
+    this.emitQuote(s, ts);
+  }
+
+  /** One matched auction trade at the fair value on the grid, then the book re-forms around it. */
+  private auction(s: Sym, phase: 'ato' | 'atc', ts: number): void {
+    const rng = this.rng;
+    this.updateFair(s, ts);
+    const book = s.book;
+    const idx = Math.min(book.size - 1, Math.max(0, Math.round(book.position(this.fairPrice(s)))));
+    const price = book.ladder[idx]!;
+    const volume = Math.max(1, Math.round(s.lots * rng.uniform(8, 30))) * s.ex.rules.lotSize;
+    this.emitTrade(s, Math.floor(ts), price, volume, undefined, phase);
+    book.centre(rng.chance(0.5) ? idx : idx - 0.5, 1);
+    this.emitQuote(s, ts);
+    if (rng.chance(s.fInterest * 2)) this.foreignFlow(s, ts, volume, volume * price, rng.chance(0.5) ? 'buy' : 'sell');
+  }
+
+  // ---------------------------------------------------------------- random order flow
+
+  private refreshActive(): void {
+    this.active = this.syms.filter((s) => s.ex.phase === 'continuous' && !s.halted);
+    let acc = 0;
+    this.cumWeight = this.active.map((s) => (acc += s.info.liquidity));
+    this.activeWeight = acc;
+  }
+
+  /** Next action time after t: Poisson arrivals at the current rate (memoryless, so redrawn after any change). */
+  private drawNext(t: number): number {
+    if (this.activeWeight === 0) return Infinity;
+    const perMs = (this.intensity / EVENTS_PER_ACTION / 1000) * (this.activeWeight / this.totalWeight) * (this.burstSym ? BURST_RATE : 1);
+    return t + this.rng.exp() / perMs;
+  }
+
+  private pickWeighted(list: Sym[], r: number, cum?: number[]): Sym {
+    if (!cum) {
+      let acc = 0;
+      for (const s of list) if ((acc += s.info.liquidity) > r) return s;
+      return list[list.length - 1]!;
+    }
+    let lo = 0;
+    let hi = cum.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cum[mid]! > r) hi = mid;
+      else lo = mid + 1;
+    }
+    return list[lo]!;
+  }
+
+  private action(t: number): void {
+    const rng = this.rng;
+    const burst = this.burstSym;
+    const s =
+      burst && !burst.halted && burst.ex.phase === 'continuous' && rng.chance(0.5)
+        ? burst
+        : this.pickWeighted(this.active, rng.next() * this.activeWeight, this.cumWeight);
+    const ts = Math.floor(t);
+    this.updateFair(s, t);
+    const book = s.book;
+    const pos = book.position(this.fairPrice(s));
+    if (rng.next() < P_TRADE) {
+      const canBuy = book.hasAsks();
+      const canSell = book.hasBids();
+      const pBuy = 0.5 + 0.4 * Math.tanh(1.5 * (pos - book.mid()));
+      const side = !canBuy ? 'sell' : !canSell ? 'buy' : rng.next() < pBuy ? 'buy' : 'sell';
+      const size = Math.max(1, Math.round(s.lots * rng.exp() * (rng.chance(0.08) ? 5 : 1))) * s.ex.rules.lotSize;
+      const fills: Fill[] = book.take(side, size, book.shown(side === 'buy' ? 'ask' : 'bid'));
+      let volume = 0;
+      let value = 0;
+      for (const f of fills) {
+        this.emitTrade(s, ts, f.price, f.volume, side);
+        volume += f.volume;
+        value += f.volume * f.price;
+      }
+      this.emitQuote(s, ts);
+      if (volume > 0 && rng.chance(s.fInterest)) {
+        const buy = rng.next() < 0.5 + 0.4 * s.fBias;
+        this.foreignFlow(s, ts, volume, value, buy ? 'buy' : 'sell');
+      }
+    } else {
+      if (Math.abs(pos - book.mid()) > 0.75) book.centre(pos, this.spread());
+      else {
+        const side = rng.chance(0.5) ? 'bid' : 'ask';
+        const shown = book.shown(side);
+        if (shown > 0) {
+          const lot = s.ex.rules.lotSize;
+          const delta = Math.round(s.lots * rng.uniform(-2, 3)) * lot;
+          book.adjust(side, rng.int(shown), delta === 0 ? lot : delta, lot);
+        }
+      }
+      this.emitQuote(s, ts);
+    }
+  }
+
+  private spread(): number {
+    return this.rng.chance(0.85) ? 1 : 2;
+  }
+
+  private fairPrice(s: Sym): number {
+    return s.ref.reference * Math.exp(s.x);
+  }
+
+  /** Exact OU transition of the log fair value from its last update to time t. */
+  private updateFair(s: Sym, t: number): void {
+    const u = (t - this.dayStart) / this.dayMs;
+    const du = u - s.lastU;
+    if (du <= 0) return;
+    const path = s.runner ? s.target * Math.min(1, u / 0.55) : s.target * u;
+    const a = Math.exp(-KAPPA * du);
+    const sd = 2.5 * s.info.volatility * Math.sqrt((1 - a * a) / (2 * KAPPA));
+    let x = path + (s.x - path) * a + sd * this.rng.normal();
+    // Keep the fair value near the band so a locked name can come back the same day.
+    const ref = s.ref.reference;
+    x = Math.min(Math.log(s.ref.ceiling! / ref) + 0.02, Math.max(Math.log(s.ref.floor! / ref) - 0.02, x));
+    s.x = x;
+    s.lastU = u;
+  }
+
+  /** Foreign investors take part of a trade; buying is capped by the remaining room, selling by holdings. */
+  private foreignFlow(s: Sym, ts: number, volume: number, value: number, side: 'buy' | 'sell'): void {
+    const lot = s.ex.rules.lotSize;
+    const held = s.holdings + s.fBuyVol - s.fSellVol;
+    const room = s.totalRoom - held;
+    let q = Math.max(1, Math.round((volume * this.rng.uniform(0.2, 1)) / lot)) * lot;
+    q = Math.min(q, volume, Math.floor((side === 'buy' ? room : held) / lot) * lot);
+    if (q <= 0) return;
+    const v = Math.round((value * q) / volume);
+    if (side === 'buy') {
+      s.fBuyVol += q;
+      s.fBuyVal += v;
+    } else {
+      s.fSellVol += q;
+      s.fSellVal += v;
+    }
+    this.emitForeign(s, ts);
+  }
+
+  // ---------------------------------------------------------------- output
+
+  private emitTrade(s: Sym, ts: number, price: number, volume: number, side: 'buy' | 'sell' | undefined, phase?: SessionPhase): void {
+    s.seq++;
+    s.last = price;
+    const ev: TradeEvent = { type: 'trade', ts, symbol: s.info.symbol, id: `${this.tradingDate}-${s.info.symbol}-${this.dayToken}-${s.seq}`, price, volume };
+    if (side) ev.side = side;
+    if (phase) ev.phase = phase;
+    this.out(ev);
+  }
+
+  private emitQuote(s: Sym, ts: number): void {
+    const ev: QuoteEvent = { type: 'quote', ts: Math.floor(ts), symbol: s.info.symbol, bids: s.book.bids(), asks: s.book.asks() };
+    this.out(ev);
+  }
+
+  private emitForeign(s: Sym, ts: number): void {
+    const ev: ForeignEvent = {
+      type: 'foreign',
+      ts: Math.floor(ts),
+      symbol: s.info.symbol,
+      buyVolume: s.fBuyVol,
+      sellVolume: s.fSellVol,
+      buyValue: s.fBuyVal,
+      sellValue: s.fSellVal,
+      totalRoom: s.totalRoom,
+      currentRoom: Math.max(0, s.totalRoom - s.holdings - s.fBuyVol + s.fSellVol),
+    };
+    this.out(ev);
+  }
+}

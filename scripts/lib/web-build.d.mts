@@ -1,0 +1,5 @@
+export interface WebBuildPlan {
+  action: 'skip' | 'build' | 'fresh';
+  reason: string;
+}
+export function webBuildPlan(webDir: string, distDir?: string): WebBuildPlan;
