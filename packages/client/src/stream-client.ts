@@ -78,6 +78,8 @@ export class StreamClient {
   private readonly pendingResume = new Set<string>();
   private anyReset = false;
   private connectedOnce = false;
+  /** The current socket has been sent the subscriptions: later changes go out immediately. */
+  private synced = false;
   private nextId = 0;
 
   constructor(private readonly opts: StreamClientOptions) {
@@ -194,6 +196,7 @@ export class StreamClient {
       return;
     }
     this.ws = ws;
+    this.synced = false;
     ws.onopen = () => {
       if (this.ws === ws) this.dispatch({ type: 'opened' });
     };
@@ -211,7 +214,7 @@ export class StreamClient {
   }
 
   private isLive(): boolean {
-    return this.ws !== null && this.ws.readyState === OPEN && this.state !== 'connecting' && this.state !== 'reconnecting';
+    return this.synced && this.ws !== null && this.ws.readyState === OPEN;
   }
 
   private newId(): string {
@@ -269,6 +272,7 @@ export class StreamClient {
       this.send(op);
     }
     if (this.wildcard && this.excluded.size > 0) this.send({ op: 'unsubscribe', id: this.newId(), symbols: [...this.excluded] });
+    this.synced = true;
     this.maybeReady();
   }
 

@@ -211,3 +211,14 @@ describe('StreamClient (fake socket, fake timers)', () => {
     expect(c.state).toBe('live');
   });
 });
+
+describe('StreamClient subscriptions during the handshake', () => {
+  it('sends a subscription made while waiting for the first acknowledgement', () => {
+    const { c } = makeClient({ symbols: ['A'] });
+    c.connect();
+    c.subscribe(['B']); // socket not open yet: goes out with the connect subscriptions
+    last().open();
+    c.subscribe(['C']); // open, acks pending: must go out now
+    expect(last().sent.map((o) => (o as { symbols?: string[] }).symbols)).toEqual([['A', 'B'], ['C']]);
+  });
+});

@@ -14,6 +14,8 @@ import { frameworkErrors, installErrorHandler } from './errors.ts';
 import { installNotFound, RouteTable, type SpaFallback } from './not-found.ts';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.ts';
 import { installSecurityHeaders } from './security.ts';
+import { assertFinite } from './finite.ts';
+import { validatorCompiler } from './validation.ts';
 import { hasWebBuild, registerWebApp } from './static.ts';
 import { registerOpenApi } from './openapi.ts';
 import { httpMetrics } from '../observability/metrics.ts';
@@ -45,16 +47,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: settings.bodyLimit ?? DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
     frameworkErrors: frameworkErrors(dev),
-    ajv: {
-      customOptions: {
-        // Reject unknown body fields instead of silently dropping them (bodies are additionalProperties:false).
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-        allErrors: false,
-      },
-    },
   });
+
+  app.setValidatorCompiler(validatorCompiler());
 
   const routes = new RouteTable();
   app.addHook('onRoute', (r) => routes.add(r.method as string | string[], r.url));
@@ -66,6 +61,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requestDuration.observe({ method: request.method, route: reply.statusCode === 404 && route.includes('*') ? 'unmatched' : route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.addHook('preHandler', async (request) => {
+    assertFinite({ params: request.params, query: request.query, body: request.body });
   });
 
   // Only JSON bodies: anything else is a 415, not a confusing validation error.

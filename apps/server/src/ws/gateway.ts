@@ -229,15 +229,17 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
     });
   }
 
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    upgrade(req, socket, head).catch((err: unknown) => {
+      log.error({ err }, 'ws upgrade failed');
+      socket.destroy();
+    });
+  };
+
   return {
-    handleUpgrade(req, socket, head) {
-      upgrade(req, socket, head).catch((err: unknown) => {
-        log.error({ err }, 'ws upgrade failed');
-        socket.destroy();
-      });
-    },
+    handleUpgrade,
     attach(server) {
-      const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head);
+      const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(req, socket, head);
       server.on('upgrade', listener);
       return () => {
         server.off('upgrade', listener);

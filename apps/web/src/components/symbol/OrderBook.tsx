@@ -39,7 +39,7 @@ export function OrderBook({ symbol, store }: { symbol: string; store: QuoteStore
       {depth === 0 ? (
         <p className="muted">No orders in the book.</p>
       ) : (
-        <table className="book">
+        <table className="book" aria-label="Order book depth">
           <thead>
             <tr>
               <th scope="col">Bid vol</th>
