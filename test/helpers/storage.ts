@@ -3,6 +3,10 @@
  * `pglite` in a temp DATA_DIR, `postgres` on the per-run database (shared by
  * every test file: use unique keys) or, with `isolated`, a database of its own.
  */
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { openDatabase, type Db } from '../../apps/server/src/storage/db.ts';
 import { migrate } from '../../apps/server/src/storage/migrate.ts';
 import { createIsolatedDatabase, tempDir, testDatabaseUrl } from './database.ts';
@@ -21,9 +25,36 @@ export interface TestStorage {
   cleanup(): Promise<void>;
 }
 
+/**
+ * A freshly initialized PGlite cluster, built once per PGlite version and
+ * machine: initdb in WebAssembly takes seconds, copying the result far less.
+ */
+async function pgliteTemplate(): Promise<string> {
+  const pkg = JSON.parse(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string };
+  const dir = join(tmpdir(), `st-pglite-template-${pkg.version}`);
+  if (existsSync(join(dir, 'PG_VERSION'))) return dir;
+  const building = mkdtempSync(join(tmpdir(), 'st-pglite-build-'));
+  const lite = await PGlite.create({ dataDir: building });
+  await lite.close();
+  try {
+    renameSync(building, dir); // atomic: concurrent builders race, one wins
+  } catch {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** Pre-fills `<dataDir>/pglite` with an initialized empty cluster so openDatabase() starts fast. */
+export async function seedPgliteDataDir(dataDir: string): Promise<void> {
+  const target = join(dataDir, 'pglite');
+  if (existsSync(join(target, 'PG_VERSION'))) return;
+  cpSync(await pgliteTemplate(), target, { recursive: true });
+}
+
 export async function openTestStorage(kind: StorageKind, opts: { isolated?: boolean; migrate?: boolean } = {}): Promise<TestStorage> {
   const dir = tempDir(`st-${kind}-`);
   if (kind === 'pglite') {
+    await seedPgliteDataDir(dir.path);
     const db = await openDatabase({ dataDir: dir.path });
     if (opts.migrate !== false) await migrate(db);
     return {

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { openDatabase, type Db } from '../src/storage/db.ts';
 import { checksumOf, loadMigrations, migrate, migrationStatus, MIGRATION_LOCK_KEY, MigrationError, type Migration } from '../src/storage/migrate.ts';
 import { createRepositories } from '../src/storage/repositories.ts';
-import { openTestStorage, STORAGE_KINDS, type TestStorage } from '../../../test/helpers/storage.ts';
+import { openTestStorage, seedPgliteDataDir, STORAGE_KINDS, type TestStorage } from '../../../test/helpers/storage.ts';
 import { createIsolatedDatabase, tempDir } from '../../../test/helpers/database.ts';
 
 const FILES = loadMigrations();
@@ -168,6 +168,7 @@ describe('concurrent migrators', () => {
 
   it('PGlite: a data directory cannot be opened twice at once', async () => {
     const dir = tempDir();
+    await seedPgliteDataDir(dir.path);
     const db = await openDatabase({ dataDir: dir.path });
     try {
       await expect(openDatabase({ dataDir: dir.path })).rejects.toThrow(/already open/);

@@ -23,7 +23,12 @@ export function App() {
     <>
       <a className="skip-link" href="#main">Skip to content</a>
       <header className="app-header">
-        <span className="brand" aria-label="stock-tracker">📈 stock-tracker</span>
+        <span className="brand">
+          <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true">
+            <path d="M1 12l4-5 3 3 6-8" stroke="currentColor" strokeWidth="2" fill="none" strokeLinecap="round" strokeLinejoin="round" />
+          </svg>{' '}
+          stock-tracker
+        </span>
         <nav aria-label="Main">
           <NavLink to="/" end>Board</NavLink>
           <NavLink to="/foreign">Foreign flows</NavLink>

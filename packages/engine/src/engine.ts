@@ -22,8 +22,9 @@
  * non-positive or non-finite price/volume (trades, book levels), negative
  * foreign figures, or — when the symbol's reference data is known and its
  * market has daily limits — a trade/book price outside [floor, ceiling] or off
- * the tick grid. A trade whose id was already applied for the same symbol and
- * trading day is a duplicate: rejected too (feeds re-send after reconnects).
+ * the tick grid. A re-sent trade (id already applied for the same symbol and
+ * trading day, ts not newer than the symbol's latest trade) is a duplicate:
+ * rejected too (see trade-dedup.ts).
  *
  * Out-of-order policy
  * - quote (book), foreign, status and reference updates older than the latest
@@ -66,6 +67,7 @@ import { ForeignInvestorTracker } from './foreign-tracker.ts';
 import { DEFAULT_INDICES, IndexCalculator, type IndexDefinition } from './index-calculator.ts';
 import { QuoteCache } from './quote-cache.ts';
 import { SessionAggregator } from './session-aggregator.ts';
+import { TradeDeduper } from './trade-dedup.ts';
 
 export interface EngineOptions {
   indices?: IndexDefinition[];
@@ -110,8 +112,7 @@ export class MarketEngine {
   private readonly sessions: SessionAggregator;
   private readonly foreignTracker: ForeignInvestorTracker;
   private readonly indexCalc: IndexCalculator;
-  /** Trade ids applied per symbol for the current trading day. */
-  private readonly tradeIds = new Map<string, Set<string>>();
+  private readonly dedup = new TradeDeduper();
   private readonly derivedInterval: number;
   private time = -Infinity;
   private derivedSlot = -Infinity;
@@ -250,18 +251,14 @@ export class MarketEngine {
     if (ev.side !== undefined && !SIDES.has(ev.side)) return false;
     if (ev.phase !== undefined && !PHASES.has(ev.phase)) return false;
     if (!this.cache.acceptsPrice(symbol, price)) return false;
-    let ids = this.tradeIds.get(symbol);
-    if (ids === undefined) {
-      ids = new Set();
-      this.tradeIds.set(symbol, ids);
-    } else if (ids.has(id) && !this.cache.startsNewDay(symbol, ts)) {
+    if (this.dedup.isDuplicate(symbol, id, ts) && !this.cache.startsNewDay(symbol, ts)) {
       this.duplicates++;
       return false;
     }
     this.tick(ts);
     const listed = this.cache.prepareTrade(symbol, ts, price);
     if (listed !== undefined) this.startDay(listed.ref, listed.newDay);
-    ids.add(id);
+    this.dedup.record(symbol, id, ts);
     const phase = ev.phase ?? this.cache.phaseOf(symbol, ts);
     const trade = this.classifier.classify(ev, phase, this.cache.bestBid(symbol), this.cache.bestAsk(symbol));
     const state = this.cache.applyTrade(trade);
@@ -366,7 +363,7 @@ export class MarketEngine {
       this.sessions.newDay(ref.symbol, ref.tradingDate, this.onSummary);
       this.classifier.reset(ref.symbol);
       this.foreignTracker.reset(ref.symbol, this.time);
-      this.tradeIds.get(ref.symbol)?.clear();
+      this.dedup.reset(ref.symbol);
     } else {
       this.sessions.setTradingDate(ref.symbol, ref.tradingDate);
     }

@@ -110,7 +110,18 @@ const MAX_TS = 8.64e15;
 const tsOk = (ts: unknown) => typeof ts === 'number' && Number.isFinite(ts) && Math.abs(ts) <= MAX_TS;
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
-class WriterClosedError extends Error {
+/**
+ * Capped exponential backoff with "equal jitter": a delay between 50 % and
+ * 100 % of min(maxMs, baseMs·2^attempt). The jitter keeps several writers
+ * (API replicas, a restarted collector) from retrying in lockstep; the floor
+ * keeps retries from collapsing to zero.
+ */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
+  const capped = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(0, attempt), 30));
+  return capped * (0.5 + random() * 0.5);
+}
+
+export class WriterClosedError extends Error {
   constructor(message = 'storage writer is closed') {
     super(message);
     this.name = 'WriterClosedError';
@@ -528,8 +539,7 @@ export class StorageWriter {
   }
 
   private backoff(attempt: number): number {
-    const capped = Math.min(this.retryMax, this.retryBase * 2 ** Math.min(attempt, 30));
-    return capped * (0.5 + this.random() * 0.5);
+    return backoffDelay(attempt, this.retryBase, this.retryMax, this.random);
   }
 
   private sleep(ms: number): Promise<void> {

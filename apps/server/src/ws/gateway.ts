@@ -74,7 +74,7 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
   let nextId = 0;
   let closing = false;
   const totals = { subscriptions: 0, messagesSent: 0, conflated: 0, slowConsumerCloses: 0, protocolErrors: 0, refusedUpgrades: 0 };
-  const sentChildren = new Map<string, { inc(): void }>();
+  const sentChildren = new Map<Channel, Map<SentKind, { inc(): void }>>();
 
   const channelIndex = (c: Channel): ChannelIndex => {
     let i = index.get(c);
@@ -108,9 +108,11 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
     },
     sent(channel: Channel, kind: SentKind) {
       totals.messagesSent++;
-      const id = `${channel}|${kind}`;
-      let child = sentChildren.get(id);
-      if (!child) sentChildren.set(id, (child = metrics.messagesSent.labels(channel, kind)));
+      // Label children cached: this runs once per frame per connection.
+      let byKind = sentChildren.get(channel);
+      if (!byKind) sentChildren.set(channel, (byKind = new Map()));
+      let child = byKind.get(kind);
+      if (!child) byKind.set(kind, (child = metrics.messagesSent.labels(channel, kind)));
       child.inc();
     },
     conflated(channel) {

@@ -34,8 +34,15 @@ export default function BoardPage() {
   const { api, quotes, connection } = useServices();
   const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
-  const tab = parseTab(params.get('tab'));
-  const query = params.get('q') ?? '';
+  // Local state answers keystrokes at once; the URL follows (a controlled input bound to the URL drops keys).
+  const [tab, setTabState] = useState<BoardTab>(() => parseTab(params.get('tab')));
+  const [query, setQuery] = useState(() => params.get('q') ?? '');
+  useEffect(() => {
+    const next = new URLSearchParams();
+    if (tab.kind !== 'all') next.set('tab', tabId(tab));
+    if (query) next.set('q', query);
+    if (next.toString() !== new URLSearchParams(window.location.search).toString()) setParams(next, { replace: true });
+  }, [tabId(tab), query, setParams]);
   const [sort, setSort] = useState<SortState>(DEFAULT_SORT);
   const [menu, setMenu] = useState<{ symbol: string; anchor: HTMLElement } | null>(null);
   const compact = useMedia('(max-width: 720px)');
@@ -70,19 +77,7 @@ export default function BoardPage() {
     ...wl.lists.map((w): TabItem => ({ tab: { kind: 'watchlist', id: w.id }, label: `★ ${w.name}` })),
   ];
 
-  const setTab = (t: BoardTab) =>
-    setParams((p) => {
-      const n = new URLSearchParams(p);
-      n.set('tab', tabId(t));
-      return n;
-    }, { replace: true });
-  const setQuery = (q: string) =>
-    setParams((p) => {
-      const n = new URLSearchParams(p);
-      if (q) n.set('q', q);
-      else n.delete('q');
-      return n;
-    }, { replace: true });
+  const setTab = (t: BoardTab) => setTabState(t);
 
   const onSort = useCallback((key: SortKey) => setSort((s) => nextSort(s, key)), []);
   const onOpen = useCallback((s: string) => navigate(`/s/${encodeURIComponent(s)}`), [navigate]);

@@ -102,7 +102,13 @@ export const PriceBoard = memo(function PriceBoard(p: PriceBoardProps) {
       <thead>
         <tr className="group-row">
           {GROUPS.map((g, i) => (
-            <th key={`${g.group}${i}`} colSpan={g.span} scope="colgroup" className={`grp grp-${g.group}`} title={GROUP_LABELS[g.group].title}>
+            <th
+              key={`${g.group}${i}`}
+              colSpan={g.span}
+              scope="colgroup"
+              className={`grp grp-${g.group}${g.group === 'symbol' ? ' col-symbol' : ''}`}
+              title={GROUP_LABELS[g.group].title}
+            >
               {GROUP_LABELS[g.group].label}
             </th>
           ))}

@@ -64,7 +64,7 @@ function bookColumns(side: 'bid' | 'ask'): Column[] {
       label: `Giá ${i + 1}`,
       title: `${en} price ${i + 1}`,
       group: side,
-      width: 64,
+      width: 70,
       cell: (q) => price(q, (side === 'bid' ? q.bids : q.asks)[i]?.price),
     },
     {
@@ -90,20 +90,20 @@ export const COLUMNS: readonly Column[] = [
     cell: (q) => ({ text: q.symbol, tone: tone(q, q.last), num: null }),
   },
   {
-    id: 'ref', label: 'TC', title: 'Reference price', group: 'ref', width: 64, sortKey: 'reference',
+    id: 'ref', label: 'TC', title: 'Reference price', group: 'ref', width: 70, sortKey: 'reference',
     cell: (q) => (q.reference > 0 ? { text: formatPrice(q.reference, mkt(q)), tone: 'ref', num: q.reference } : EMPTY),
   },
   {
-    id: 'ceil', label: 'Trần', title: 'Ceiling price', group: 'ref', width: 64, sortKey: 'ceiling',
+    id: 'ceil', label: 'Trần', title: 'Ceiling price', group: 'ref', width: 70, sortKey: 'ceiling',
     cell: (q) => (q.ceiling !== null ? { text: formatPrice(q.ceiling, mkt(q)), tone: 'ceiling', num: q.ceiling } : EMPTY),
   },
   {
-    id: 'floor', label: 'Sàn', title: 'Floor price', group: 'ref', width: 64, sortKey: 'floor',
+    id: 'floor', label: 'Sàn', title: 'Floor price', group: 'ref', width: 70, sortKey: 'floor',
     cell: (q) => (q.floor !== null ? { text: formatPrice(q.floor, mkt(q)), tone: 'floor', num: q.floor } : EMPTY),
   },
   ...bookColumns('bid'),
   {
-    id: 'last', label: 'Giá', title: 'Last price', group: 'match', width: 68, sortKey: 'last',
+    id: 'last', label: 'Giá', title: 'Last price', group: 'match', width: 72, sortKey: 'last',
     cell: (q) => price(q, q.last),
   },
   {
@@ -111,11 +111,11 @@ export const COLUMNS: readonly Column[] = [
     cell: (q, compact) => (q.last !== null && q.lastVolume > 0 ? { text: vol(q.lastVolume, compact), tone: tone(q, q.last), num: q.lastVolume } : EMPTY),
   },
   {
-    id: 'change', label: '+/-', title: 'Change', group: 'match', width: 64, sortKey: 'change',
+    id: 'change', label: '+/-', title: 'Change', group: 'match', width: 70, sortKey: 'change',
     cell: (q) => (q.change !== null && q.last !== null ? { text: formatChange(q.change, mkt(q)), tone: tone(q, q.last), num: q.change } : EMPTY),
   },
   {
-    id: 'pct', label: '%', title: 'Change percent', group: 'match', width: 64, sortKey: 'changePct',
+    id: 'pct', label: '%', title: 'Change percent', group: 'match', width: 70, sortKey: 'changePct',
     cell: (q) => (q.changePct !== null && q.last !== null ? { text: formatPct(q.changePct), tone: tone(q, q.last), num: q.changePct } : EMPTY),
   },
   ...bookColumns('ask'),
@@ -124,11 +124,11 @@ export const COLUMNS: readonly Column[] = [
     cell: (q, compact) => (q.totalVolume > 0 ? { text: vol(q.totalVolume, compact), tone: 'none', num: q.totalVolume } : EMPTY),
   },
   {
-    id: 'high', label: 'Cao', title: 'High', group: 'total', width: 64, sortKey: 'high',
+    id: 'high', label: 'Cao', title: 'High', group: 'total', width: 70, sortKey: 'high',
     cell: (q) => price(q, q.high),
   },
   {
-    id: 'low', label: 'Thấp', title: 'Low', group: 'total', width: 64, sortKey: 'low',
+    id: 'low', label: 'Thấp', title: 'Low', group: 'total', width: 70, sortKey: 'low',
     cell: (q) => price(q, q.low),
   },
   {
