@@ -6,12 +6,13 @@
  * variables; the database is dropped at teardown.
  */
 import type { TestProject } from 'vitest/node';
-import { createDatabase, dropDatabase, uniqueDbName } from './helpers/pg-admin.ts';
+import { createDatabase, dropDatabase, dropStaleTestDatabases, uniqueDbName } from './helpers/pg-admin.ts';
 import { ensurePostgres, ensureRedis } from './helpers/services.ts';
 import './helpers/context.ts';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const [adminUrl, redisUrl] = await Promise.all([ensurePostgres(), ensureRedis()]);
+  await dropStaleTestDatabases(adminUrl).catch(() => {}); // hygiene only
   const name = uniqueDbName('st_test');
   const databaseUrl = await createDatabase(adminUrl, name);
   project.provide('databaseUrl', databaseUrl);

@@ -7,6 +7,9 @@ const API = process.env.STOCK_TRACKER_API ?? 'http://127.0.0.1:8080';
 
 export default defineConfig({
   plugins: [react()],
+  // Pre-bundle the lazy pages' libraries too: discovered late, they would make
+  // the dev server re-optimise and reload the page on the first chart visit.
+  optimizeDeps: { include: ['lightweight-charts', 'technicalindicators', 'react-dom/client', '@tanstack/react-query', 'react-router-dom'] },
   server: {
     port: 5173,
     proxy: {
@@ -21,5 +24,11 @@ export default defineConfig({
     assetsDir: 'assets',
     sourcemap: false,
     chunkSizeWarningLimit: 600,
+    rollupOptions: {
+      output: {
+        // A named chunk for the chart libraries, which only the lazy pages load.
+        manualChunks: (id: string) => (/node_modules\/(lightweight-charts|fancy-canvas|technicalindicators)\//.test(id) ? 'charts' : undefined),
+      },
+    },
   },
 });

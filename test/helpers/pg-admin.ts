@@ -40,3 +40,20 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
     await c.query(`DROP DATABASE IF EXISTS ${name}`);
   });
 }
+
+/**
+ * Drops test databases left behind by runs that crashed before teardown.
+ * Their names carry the creation time; only ones older than maxAgeMs go, so
+ * a suite running in parallel keeps its own.
+ */
+export async function dropStaleTestDatabases(adminUrl: string, maxAgeMs = 6 * 3_600_000, prefixes = ['st_test', 'st_iso']): Promise<string[]> {
+  const { rows } = await withAdmin(adminUrl, (c) => c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'st\\_%'`));
+  const stale = rows
+    .map((r) => r.datname)
+    .filter((name) => {
+      const m = /^([a-z_]+?)_(\d{13})_\d+_[a-z0-9]+$/.exec(name);
+      return !!m && prefixes.includes(m[1]!) && Date.now() - Number(m[2]) > maxAgeMs;
+    });
+  for (const name of stale) await dropDatabase(adminUrl, name);
+  return stale;
+}

@@ -134,17 +134,19 @@ describe('production refusals at start (real CLI)', () => {
     });
 
   it.each([
-    ['missing JWT_SECRET', {}, 'JWT_SECRET'],
-    ['short JWT_SECRET', { JWT_SECRET: 'tooshort' }, 'JWT_SECRET'],
-    ['default JWT_SECRET', { JWT_SECRET: 'changeme' }, 'JWT_SECRET'],
-    ['wildcard CORS', { JWT_SECRET: GOOD_SECRET, CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],
-    ['unreachable database', { JWT_SECRET: GOOD_SECRET, DATABASE_URL: 'postgres://st:pw@127.0.0.1:1/st' }, 'DATABASE_URL'],
-  ])('%s → non-zero exit naming %s', (_name, env, variable) => {
+    ['missing JWT_SECRET', 'JWT_SECRET', {}],
+    ['short JWT_SECRET', 'JWT_SECRET', { JWT_SECRET: 'tooshort' }],
+    ['default JWT_SECRET', 'JWT_SECRET', { JWT_SECRET: 'changeme' }],
+    ['the .env.example JWT_SECRET', 'JWT_SECRET', { JWT_SECRET: 'replace-me-with-a-long-random-string' }],
+    ['wildcard CORS', 'CORS_ORIGINS', { JWT_SECRET: GOOD_SECRET, CORS_ORIGINS: '*' }],
+    ['unreachable database', 'DATABASE_URL', { JWT_SECRET: GOOD_SECRET, DATABASE_URL: 'postgres://st:pw@127.0.0.1:1/st' }],
+  ])('%s → non-zero exit naming %s', (_name, variable, env) => {
     const r = run(env as Record<string, string>);
     expect(r.status).not.toBe(0);
     expect(r.status).not.toBeNull();
     expect(r.stderr).toContain('refusing to start');
     expect(r.stderr).toContain(variable);
     expect(r.stdout).not.toContain('listening on');
+    expect(r.stderr).not.toContain('pw@'); // the password never reaches the terminal
   });
 });

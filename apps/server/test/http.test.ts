@@ -111,6 +111,38 @@ describe('error contract for framework errors', () => {
   });
 });
 
+describe('graceful close', () => {
+  it('lets an in-flight request finish before the server stops', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => (entered = r));
+    const repos = emptyRepos({
+      symbols: {
+        get: async () => {
+          entered();
+          await gate;
+          return { symbol: 'FPT', exchange: 'HOSE', market: 'VN', tradingDate: '2025-03-03', reference: 1000, ceiling: 1070, floor: 930, lotSize: 100, indices: [], sharesOutstanding: 1 };
+        },
+      },
+    });
+    const { app } = await stubApp({ deps: { repos } });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    const pending = fetch(`${url}/api/symbols/FPT`);
+    await inHandler;
+    let closed = false;
+    const closing = app.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(false);
+    release();
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect((await res.json()).symbol).toBe('FPT');
+    await closing;
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+});
+
 describe('browser security', () => {
   it('sets CSP, nosniff, frame-ancestors, referrer and permissions policies', async () => {
     const { app } = await stubApp();

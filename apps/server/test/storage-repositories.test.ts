@@ -184,6 +184,9 @@ describe.each(STORAGE_KINDS)('repositories on %s', (kind) => {
       const page = await repos.trades.recent(VN, 5_000);
       expect(page.items).toHaveLength(250);
       expect(page.next).toBeNull();
+      const tiny = await repos.trades.recent(VN, 0);
+      expect(tiny.items).toHaveLength(1);
+      expect(tiny.next).not.toBeNull();
       const err = await repos.trades.recent(VN, 10, 'not-a-cursor!').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AppError);
       expect((err as AppError).code).toBe('VALIDATION_FAILED');
@@ -356,6 +359,7 @@ describe.each(STORAGE_KINDS)('repositories on %s', (kind) => {
       expect(await repos.users.findByUsername(`${P}-alice-${kind}`)).toEqual({ id: alice, username: `${P}-alice-${kind}`, passwordHash: 'argon2-hash' });
       expect(await repos.users.get(bob)).toEqual({ id: bob, username: `${P}-bob-${kind}` });
       expect(await repos.users.get('nobody')).toBeUndefined();
+      await expect(repos.users.create({ username: `${P}-alice-${kind}` })).rejects.toMatchObject({ code: 'CONFLICT' });
     });
 
     it('alert rules: CRUD with defaults, and another user sees nothing', async () => {

@@ -18,12 +18,13 @@
  *               most once per `derivedIntervalMs` of engine time.
  *
  * Validation: an event is rejected (returns false, counted, emits nothing,
- * changes nothing) when it is not well formed, has a non-finite ts, a
+ * changes nothing) when it is not well formed, has a ts that is not a valid
+ * Date instant (NaN, infinite, beyond ±8.64e15), a
  * non-positive or non-finite price/volume (trades, book levels), negative
  * foreign figures, or — when the symbol's reference data is known and its
  * market has daily limits — a trade/book price outside [floor, ceiling] or off
  * the tick grid. A re-sent trade (id already applied for the same symbol and
- * trading day, ts not newer than the symbol's latest trade) is a duplicate:
+ * trading day, same ts: a replay of the original event) is a duplicate:
  * rejected too (see trade-dedup.ts).
  *
  * Out-of-order policy
@@ -38,7 +39,15 @@
  *   re-emitted closed; it is not fed to alerts/indicators, which only see bars
  *   closing in time order. Older than the history: day/phase totals only.
  * - the tick test uses arrival order.
- * - a late trade is attributed to the symbol's current trading day.
+ * - a late trade is attributed to the symbol's current trading day; foreign
+ *   updates older than the reference that started the day are stale.
+ *
+ * Symbols without reference data (e.g. Alpaca tapes) are listed from their first
+ * trade with a synthetic reference (see quote-cache.ts), so replays of such
+ * tapes still get quotes, bars and summaries.
+ *
+ * Output objects are immutable snapshots; consumers may keep them. Events are
+ * treated as immutable too (book level arrays are shared, not copied).
  */
 import type {
   AlertEvent,
@@ -98,7 +107,9 @@ const PHASES = new Set<string>(SESSION_PHASES);
 const SIDES = new Set<string>(['buy', 'sell', 'unknown']);
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+/** Epoch ms inside the range of a JavaScript Date (time zone math needs one). */
+const MAX_TS = 8.64e15;
+const isTs = (x: unknown): x is number => typeof x === 'number' && x >= -MAX_TS && x <= MAX_TS;
 /** Finite and > 0 (NaN fails the comparison). */
 const isPos = (x: unknown): x is number => typeof x === 'number' && x > 0 && x < Infinity;
 const isNonNeg = (x: unknown): x is number => typeof x === 'number' && x >= 0 && x < Infinity;
@@ -142,7 +153,7 @@ export class MarketEngine {
 
   /** Apply one normalized event; outputs go to `emit` synchronously. False when rejected. */
   apply(ev: MarketEvent, emit: Emit): boolean {
-    if (ev === null || typeof ev !== 'object' || !isNum(ev.ts)) return this.reject();
+    if (ev === null || typeof ev !== 'object' || !isTs(ev.ts)) return this.reject();
     const prevOut = this.out;
     this.out = emit;
     try {
@@ -187,7 +198,7 @@ export class MarketEngine {
 
   /** Move engine time forward: close ended bars, recompute indices and the foreign top if changed. */
   advance(ts: number, emit: Emit): void {
-    if (!isNum(ts)) return;
+    if (!isTs(ts)) return;
     const prevOut = this.out;
     this.out = emit;
     try {
@@ -384,12 +395,7 @@ export class MarketEngine {
   }
 
   private validLevels(symbol: string, levels: Level[]): boolean {
-    if (!Array.isArray(levels) || levels.length > 10) return false;
-    for (let i = 0; i < levels.length; i++) {
-      const l = levels[i];
-      if (l === null || typeof l !== 'object' || !isPos(l.price) || !isPos(l.volume)) return false;
-    }
-    return this.cache.acceptsLevels(symbol, levels);
+    return Array.isArray(levels) && levels.length <= 10 && this.cache.acceptsLevels(symbol, levels);
   }
 
   private reject(): false {

@@ -115,12 +115,6 @@ export class QuoteCache {
     return out;
   }
 
-  /** Rules of a symbol with known reference data, undefined otherwise. */
-  rulesOf(symbol: string): ExchangeRules | undefined {
-    const r = this.find(symbol);
-    return r?.ref !== undefined ? r.rules : undefined;
-  }
-
   /**
    * Price sanity against known reference data: inside [floor, ceiling] and on
    * the tick grid. Always true when the symbol has no (real) reference data or
@@ -131,11 +125,20 @@ export class QuoteCache {
     return r === undefined || !hasLimits(r) || priceOk(r, price);
   }
 
-  /** acceptsPrice for every level of a book side, with one lookup. */
+  /**
+   * Validates a book side in one pass: every level an object with a finite
+   * positive price and volume, and each price acceptable (see acceptsPrice).
+   */
   acceptsLevels(symbol: string, levels: readonly Level[]): boolean {
     const r = this.find(symbol);
-    if (r === undefined || !hasLimits(r)) return true;
-    for (let i = 0; i < levels.length; i++) if (!priceOk(r, levels[i]!.price)) return false;
+    const limits = r !== undefined && hasLimits(r);
+    for (let i = 0; i < levels.length; i++) {
+      const l = levels[i];
+      if (l === null || typeof l !== 'object') return false;
+      const { price, volume } = l;
+      if (!(typeof price === 'number' && price > 0 && price < Infinity && typeof volume === 'number' && volume > 0 && volume < Infinity)) return false;
+      if (limits && !priceOk(r!, price)) return false;
+    }
     return true;
   }
 

@@ -27,7 +27,11 @@ import { SESSION_PHASES } from '@stock-tracker/protocol';
 
 const MINUTE = 60_000;
 
-/** Running OHLCV aggregate; internal and mutable, snapshots are what leaves. */
+/**
+ * Running OHLCV aggregate; internal and mutable, snapshots are what leaves.
+ * Day, phase and bar aggregates share one shape (bar fields unused elsewhere)
+ * so that `add`, the hottest function, stays monomorphic.
+ */
 interface Acc {
   open: number;
   openTs: number;
@@ -43,13 +47,13 @@ interface Acc {
   trades: number;
   /** Changed since the last emitted summary. */
   dirty: boolean;
-}
-
-interface BarAcc extends Acc {
+  /** Bars: minute start. */
   ts: number;
-  /** Cached immutable closed snapshot; cleared when a late trade changes the bar. */
+  /** Bars: cached immutable closed snapshot; cleared when a late trade changes the bar. */
   snap: Bar | undefined;
 }
+
+type BarAcc = Acc;
 
 interface SymbolAgg {
   symbol: string;
@@ -68,7 +72,7 @@ export interface SessionAggregatorOptions {
   barHistory?: number;
 }
 
-const newAcc = (): Acc => ({
+const newAcc = (ts = 0): Acc => ({
   open: 0,
   openTs: Infinity,
   high: -Infinity,
@@ -82,9 +86,11 @@ const newAcc = (): Acc => ({
   unknown: 0,
   trades: 0,
   dirty: false,
+  ts,
+  snap: undefined,
 });
 
-const newBarAcc = (ts: number): BarAcc => ({ ...newAcc(), ts, snap: undefined });
+const newBarAcc = (ts: number): BarAcc => newAcc(ts);
 
 function add(acc: Acc, t: ClassifiedTrade): void {
   const { price, volume, ts } = t;

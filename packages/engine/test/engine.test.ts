@@ -108,6 +108,7 @@ describe('MarketEngine', () => {
       trade(vn(9, 21), Number.NaN),
       trade(vn(9, 21), Number.POSITIVE_INFINITY),
       trade(Number.NaN, 100_000),
+      trade(9e15, 100_000), // beyond the Date range
       trade(vn(9, 21), 107_100), // above the ceiling
       trade(vn(9, 21), 92_900), // below the floor
       trade(vn(9, 21), 100_050), // off the 100 VND grid
@@ -134,16 +135,22 @@ describe('MarketEngine', () => {
     expect(h.engine.now()).toBe(vn(9, 20));
   });
 
-  it('rejects a re-sent trade id within the day, accepts it again on a new trading day', () => {
+  it('rejects a re-sent trade within the day, accepts its id again on a new trading day', () => {
     const h = harness();
     h.apply({ type: 'reference', ts: vn(8, 30), ref: fptRef() });
     const t = trade(vn(9, 20), 100_000, 300);
     expect(h.apply(t)).toBe(true);
-    expect(h.apply({ ...t, ts: vn(9, 25) } as MarketEvent)).toBe(false);
-    expect(h.engine.quote('FPT')!.totalVolume).toBe(300);
+    h.apply(trade(vn(9, 30), 100_100, 100));
+    // The feed replays the trade after a reconnect: same id, same ts.
+    expect(h.apply({ ...t } as MarketEvent)).toBe(false);
+    expect(h.engine.quote('FPT')!.totalVolume).toBe(400);
     expect(h.engine.stats()).toMatchObject({ rejected: 1, duplicates: 1 });
+    // The same id at another instant is not a replay: a new trade.
+    expect(h.apply({ ...t, ts: vn(9, 31) } as MarketEvent)).toBe(true);
+    expect(h.engine.quote('FPT')!.totalVolume).toBe(700);
     h.apply({ type: 'reference', ts: vn(8, 30) + DAY, ref: fptRef({ tradingDate: '2024-01-03' }) });
     expect(h.apply({ ...t, ts: vn(9, 20) + DAY } as MarketEvent)).toBe(true);
+    expect(h.apply({ ...t, ts: vn(9, 20) + DAY } as MarketEvent)).toBe(false);
     expect(h.engine.quote('FPT')!.totalVolume).toBe(300);
   });
 

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import type { ClassifiedTrade, QuoteEvent, Side, SymbolRef } from '@stock-tracker/protocol';
 import { QuoteCache } from '../src/quote-cache.ts';
+import { HNX, HOSE, UPCOM, US, daySchedule, phaseAt, phaseInSchedule } from '../src/rules.ts';
 import { foreignStateOf } from '../src/foreign-tracker.ts';
 
 /** 2024-01-02 at hh:mm in Vietnam (UTC+7, no DST). */
@@ -209,6 +211,18 @@ describe('QuoteCache', () => {
         ['FPT', 'closed'],
         ['SHB', 'closed'],
       ]);
+    });
+
+    it('property: the cached day schedule gives the same phase as phaseAt', () => {
+      // 2023-01-01 .. 2025-12-31, any instant (US instants cover both DST regimes).
+      fc.assert(
+        fc.property(fc.constantFrom(HOSE, HNX, UPCOM, US), fc.integer({ min: Date.UTC(2023, 0, 1), max: Date.UTC(2025, 11, 31) }), (rules, ts) => {
+          const s = daySchedule(rules, ts);
+          expect(ts).toBeGreaterThanOrEqual(s.start);
+          expect(ts).toBeLessThan(s.end);
+          expect(phaseInSchedule(s, ts)).toBe(phaseAt(rules, ts));
+        }),
+      );
     });
 
     it('without any status the exchange schedule gives the phase', () => {

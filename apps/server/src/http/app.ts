@@ -45,7 +45,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // A hop count becomes proxy-addr's per-hop predicate (Fastify's types only name the other forms).
     trustProxy: typeof settings.trustProxy === 'number' ? trustHops(settings.trustProxy) : settings.trustProxy,
     bodyLimit: settings.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    return503OnClosing: true,
+    // Fastify's built-in 503 while closing has its own body; requests still arriving on open
+    // keep-alive connections are served instead (storage closes only after HTTP).
+    return503OnClosing: false,
     frameworkErrors: frameworkErrors(dev),
   });
 
@@ -55,6 +57,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRoute', (r) => routes.add(r.method as string | string[], r.url));
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+  });
+
+  // Responses finished during shutdown close their connection: otherwise an idle
+  // keep-alive socket would hold server.close() open for the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
   });
 
   const { requestDuration } = httpMetrics(deps.registry);

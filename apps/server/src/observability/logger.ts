@@ -28,7 +28,7 @@ export function createLogger(s: LoggerSettings): Logger {
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '***' },
   };
   if (s.pretty) {
-    return pino(opts, pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', destination: s.destination ?? 1 }));
+    return pino(opts, pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', destination: s.destination ?? 1 }));
   }
   return pino(opts, s.destination ?? pino.destination({ sync: true }));
 }

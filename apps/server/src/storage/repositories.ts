@@ -8,8 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  AppError,
   BAR_INTERVAL_MS,
-  MAX_PAGE,
   SESSION_PHASES,
   type AlertEvent,
   type AlertRule,
@@ -92,7 +92,12 @@ export const DEFAULT_USER_ID = 'local';
 
 /** Epoch milliseconds of a timestamptz column, as a JS number on both engines. */
 const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
-const clampLimit = (n: number) => Math.min(MAX_PAGE, Math.max(1, Number.isFinite(n) ? Math.floor(n) : 1));
+/**
+ * Limits are clamped to 1..MAX_ROWS. REST enforces its own page size (MAX_PAGE);
+ * internal readers such as indicator warm-up may ask for more bars than that.
+ */
+export const MAX_ROWS = 10_000;
+const clampLimit = (n: number) => Math.min(MAX_ROWS, Math.max(1, Number.isFinite(n) ? Math.floor(n) : 1));
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 const isValidDate = (d: string) => DATE_RE.test(d) && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
 
@@ -608,12 +613,17 @@ export function createRepositories(db: Db): Repositories {
         return r!;
       },
       async create(input) {
-        const r = await one<UserRecord>('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3) RETURNING id, username', [
-          randomUUID(),
-          input.username,
-          input.passwordHash ?? null,
-        ]);
-        return r!;
+        try {
+          const r = await one<UserRecord>('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3) RETURNING id, username', [
+            randomUUID(),
+            input.username,
+            input.passwordHash ?? null,
+          ]);
+          return r!;
+        } catch (err) {
+          if ((err as { code?: string }).code === '23505') throw new AppError('CONFLICT', 'This user name is taken.', [{ path: 'body.username', issue: 'already taken' }]);
+          throw err;
+        }
       },
       get: (id) => one<UserRecord>('SELECT id, username FROM users WHERE id = $1', [id]),
       findByUsername: (username) =>

@@ -173,26 +173,42 @@ export const dailyRefsSpec: TableSpec<SymbolRef> = {
 
 /**
  * How rows are inserted. Measured with bench/storage.bench.ts (docs/storage.md):
- * `unnest` beats multi-row VALUES about 2x on both engines; on PostgreSQL COPY
- * through a staging table wins from a few thousand rows per batch. `auto`
- * picks COPY from COPY_MIN_ROWS rows when the database supports it, else unnest.
+ * `unnest` beats multi-row VALUES 2–3x on both engines. On PostgreSQL, COPY
+ * straight into the table is fastest by far but cannot skip conflicts, so
+ * `copy` tries it under a savepoint and, only when the batch holds a row that
+ * is already stored (a retry, a replay), falls back to COPY into a staging
+ * table + INSERT … SELECT … ON CONFLICT (`copy_staged`). `auto` uses `copy`
+ * from COPY_MIN_ROWS rows when the database supports it, else `unnest`.
  */
-export type InsertMode = 'values' | 'unnest' | 'copy' | 'auto';
-export const COPY_MIN_ROWS = 2_000;
+export type InsertMode = 'values' | 'unnest' | 'copy' | 'copy_staged' | 'auto';
+export const COPY_MIN_ROWS = 1_000;
 
-/** Inserts rows idempotently; returns the number of distinct rows sent. `copy` needs a PostgreSQL transaction. */
+/** Inserts rows idempotently; returns the number of distinct rows sent. The COPY modes need a PostgreSQL transaction. */
 export async function writeRows<R>(db: Db, spec: TableSpec<R>, input: readonly R[], mode: InsertMode = 'auto'): Promise<number> {
   if (input.length === 0) return 0;
   const rows = dedupeLast(input, spec.key);
   if (mode === 'auto') mode = db.copyFrom && rows.length >= COPY_MIN_ROWS ? 'copy' : 'unnest';
-  if (mode === 'copy' && db.copyFrom) {
-    // Stage through a temporary table: COPY itself cannot skip conflicting rows.
+  if ((mode === 'copy' || mode === 'copy_staged') && !db.copyFrom) mode = 'unnest';
+  const cols = spec.columns.map((c) => c.name).join(', ');
+  if (mode === 'copy') {
+    await db.exec('SAVEPOINT st_copy');
+    try {
+      await db.copyFrom!(`COPY ${spec.table} (${cols}) FROM STDIN`, copyRows(spec, rows));
+      await db.exec('RELEASE SAVEPOINT st_copy');
+      return rows.length;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23505') throw err;
+      // Some rows are already stored: undo the attempt and let ON CONFLICT sort them out.
+      await db.exec('ROLLBACK TO SAVEPOINT st_copy');
+      mode = 'copy_staged';
+    }
+  }
+  if (mode === 'copy_staged') {
     const stage = `${spec.table}_stage`;
-    const cols = spec.columns.map((c) => c.name).join(', ');
     await db.exec(`CREATE TEMP TABLE IF NOT EXISTS ${stage} (LIKE ${spec.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
-    await db.copyFrom(`COPY ${stage} (${cols}) FROM STDIN`, copyRows(spec, rows));
+    await db.copyFrom!(`COPY ${stage} (${cols}) FROM STDIN`, copyRows(spec, rows));
     await db.query(`INSERT INTO ${spec.table} (${cols}) SELECT ${cols} FROM ${stage} ${spec.onConflict}`);
-  } else if (mode === 'unnest' || (mode === 'copy' && !db.copyFrom)) {
+  } else if (mode === 'unnest') {
     const { sql, params } = unnestInsert(spec, rows);
     await db.query(sql, params);
   } else {

@@ -28,7 +28,11 @@ export async function openPage(browser: Browser, url: string, viewport = { width
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`requestfailed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText ?? '';
+    // Aborts are deliberate: queries cancelled on unmount/navigation (and StrictMode's double mount in dev).
+    if (!why.includes('ERR_ABORTED')) problems.push(`requestfailed: ${r.url()} ${why}`);
+  });
   await page.goto(url, { waitUntil: 'domcontentloaded' });
   return { page, context, problems };
 }

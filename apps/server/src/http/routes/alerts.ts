@@ -12,11 +12,11 @@ import {
   AlertRulesResponse,
   AlertRuleUpdate,
   AppError,
+  DEFAULT_PAGE,
   IdParams,
 } from '@stock-tracker/protocol';
 import type { AppDeps } from '../deps.ts';
 import { normalizeSymbol, resolveSymbol } from '../params.ts';
-import { DEFAULT_PAGE } from '@stock-tracker/protocol';
 import { errorResponses, type Owner } from './common.ts';
 
 const notFound = (id: string) => new AppError('NOT_FOUND', `No alert rule '${id}'.`, [{ path: 'params.id', issue: 'no such alert rule' }]);

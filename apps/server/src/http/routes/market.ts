@@ -32,9 +32,7 @@ import {
   SymbolsResponse,
   TradesQuery,
   TradesResponse,
-  type QuoteState as QuoteStateT,
   type SessionPhase,
-  type SymbolRef as SymbolRefT,
 } from '@stock-tracker/protocol';
 import { computeSeries } from '@stock-tracker/engine';
 import type { AppDeps } from '../deps.ts';
@@ -50,8 +48,8 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { market, repos } = deps;
 
   /** Reference data: stored symbols overlaid with today's references from the engine. */
-  async function allSymbols(): Promise<SymbolRefT[]> {
-    const bySymbol = new Map<string, SymbolRefT>();
+  async function allSymbols(): Promise<SymbolRef[]> {
+    const bySymbol = new Map<string, SymbolRef>();
     for (const r of await repos.symbols.list()) bySymbol.set(r.symbol, r);
     for (const r of market.references()) bySymbol.set(r.symbol, r);
     return [...bySymbol.values()].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
@@ -86,7 +84,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
     { schema: { tags: ['quotes'], summary: 'Current quotes: the board, or the listed symbols', querystring: QuotesQuery, response: { 200: QuotesResponse, ...errorResponses } } },
     async (req) => {
       const { symbols, exchange } = req.query;
-      let items: QuoteStateT[];
+      let items: QuoteState[];
       if (symbols) {
         const wanted = [...new Set(symbols.split(',').map(normalizeSymbol))];
         const unknown = wanted.filter((s) => !market.quote(s));
@@ -230,7 +228,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
   );
 
   app.get('/market/status', { schema: { tags: ['market'], summary: 'Session phase per exchange and feed status', response: { 200: MarketStatusResponse, ...errorResponses } } }, async () => {
-    const byExchange = new Map<string, QuoteStateT[]>();
+    const byExchange = new Map<string, QuoteState[]>();
     for (const q of market.quotes()) {
       const list = byExchange.get(q.exchange) ?? [];
       list.push(q);
