@@ -283,6 +283,11 @@ describe.each<StorageKind>(['pglite', 'postgres'])('REST API on %s', (kind) => {
     expect(patched.body).toMatchObject({ id, threshold: 2000, enabled: false });
     expect(f.engine.alerts.get(id)?.enabled).toBe(false);
     expect((await call('GET', `/api/alerts/rules/${id}`)).body.threshold).toBe(2000);
+    // A patch changes only what it names: schema defaults must not re-enable the rule.
+    const again = await call('PATCH', `/api/alerts/rules/${id}`, { threshold: 3000 });
+    expect(again.body).toMatchObject({ threshold: 3000, enabled: false, cooldownMs: created.body.cooldownMs });
+    expect(f.engine.alerts.get(id)?.enabled).toBe(false);
+    expect((await call('PATCH', `/api/alerts/rules/${id}`, {})).status).toBe(400);
 
     const del = await call('DELETE', `/api/alerts/rules/${id}`);
     expect(del.status).toBe(204);

@@ -7,8 +7,29 @@
  */
 import fc from 'fast-check';
 import { Value } from '@sinclair/typebox/value';
-import { ERRORS, ErrorResponse, MAX_PAGE, type ErrorCode } from '@stock-tracker/protocol';
+import {
+  AlertEventsQuery,
+  AlertRuleCreate,
+  AlertRuleUpdate,
+  BarsQuery,
+  ERRORS,
+  ErrorResponse,
+  ForeignHistoryQuery,
+  ForeignTopQuery,
+  IdParams,
+  IndicatorsQuery,
+  MAX_PAGE,
+  QuotesQuery,
+  SessionQuery,
+  SymbolParams,
+  SymbolsQuery,
+  TradesQuery,
+  WatchlistCreate,
+  WatchlistUpdate,
+  type ErrorCode,
+} from '@stock-tracker/protocol';
 import { createFixture, type Fixture } from './http-fixture.ts';
+import { violatingBody, violatingText } from './errors-schema-arb.ts';
 
 const INJECTIONS = [
   "'; DROP TABLE trades;--",
@@ -97,10 +118,68 @@ const badRuleBodies: fc.Arbitrary<BodyCase> = fc.oneof<fc.Arbitrary<BodyCase>[]>
   fc.constant({ payload: '', headers: json, expect: [400] }),
 );
 
+/** Query schemas per endpoint, with a valid path and required query to put the bad value next to. */
+const QUERY_ROUTES: { label: string; base: string; schema: { properties: Record<string, object> } }[] = [
+  { label: 'symbols', base: '/api/symbols?', schema: SymbolsQuery },
+  { label: 'quotes', base: '/api/quotes?', schema: QuotesQuery },
+  { label: 'trades', base: '/api/trades/FPT?', schema: TradesQuery },
+  { label: 'bars', base: '/api/bars/FPT?', schema: BarsQuery },
+  { label: 'session', base: '/api/session/FPT?', schema: SessionQuery },
+  { label: 'foreignTop', base: '/api/foreign/top?', schema: ForeignTopQuery },
+  { label: 'foreignHistory', base: '/api/foreign/FPT/history?', schema: ForeignHistoryQuery },
+  { label: 'indexHistory', base: '/api/indices/VNINDEX/history?', schema: ForeignHistoryQuery },
+  { label: 'indicators', base: '/api/indicators/FPT?name=sma&', schema: IndicatorsQuery },
+  { label: 'alertEvents', base: '/api/alerts/events?', schema: AlertEventsQuery },
+];
+const PATH_ROUTES: { label: string; method: GenReq['method']; url: (seg: string) => string; param: object }[] = [
+  { label: 'symbol', method: 'GET', url: (x) => `/api/symbols/${x}`, param: SymbolParams.properties.symbol },
+  { label: 'quote', method: 'GET', url: (x) => `/api/quotes/${x}`, param: SymbolParams.properties.symbol },
+  { label: 'trades', method: 'GET', url: (x) => `/api/trades/${x}`, param: SymbolParams.properties.symbol },
+  { label: 'bars', method: 'GET', url: (x) => `/api/bars/${x}`, param: SymbolParams.properties.symbol },
+  { label: 'session', method: 'GET', url: (x) => `/api/session/${x}`, param: SymbolParams.properties.symbol },
+  { label: 'foreign', method: 'GET', url: (x) => `/api/foreign/${x}`, param: SymbolParams.properties.symbol },
+  { label: 'foreignHistory', method: 'GET', url: (x) => `/api/foreign/${x}/history`, param: SymbolParams.properties.symbol },
+  { label: 'indicators', method: 'GET', url: (x) => `/api/indicators/${x}?name=rsi`, param: SymbolParams.properties.symbol },
+  { label: 'index', method: 'GET', url: (x) => `/api/indices/${x}`, param: IdParams.properties.id },
+  { label: 'indexHistory', method: 'GET', url: (x) => `/api/indices/${x}/history`, param: IdParams.properties.id },
+  { label: 'alertRule', method: 'GET', url: (x) => `/api/alerts/rules/${x}`, param: IdParams.properties.id },
+  { label: 'alertRuleDelete', method: 'DELETE', url: (x) => `/api/alerts/rules/${x}`, param: IdParams.properties.id },
+  { label: 'watchlist', method: 'GET', url: (x) => `/api/watchlists/${x}`, param: IdParams.properties.id },
+  { label: 'watchlistDelete', method: 'DELETE', url: (x) => `/api/watchlists/${x}`, param: IdParams.properties.id },
+];
+const BODY_ROUTES: { label: string; method: GenReq['method']; url: string; schema: object; valid: Record<string, unknown> }[] = [
+  { label: 'alertRuleCreate', method: 'POST', url: '/api/alerts/rules', schema: AlertRuleCreate, valid: { symbol: 'FPT', kind: 'price_above', threshold: 1 } },
+  { label: 'alertRuleUpdate', method: 'PATCH', url: '/api/alerts/rules/0b6f1c2e-0000-4000-8000-000000000000', schema: AlertRuleUpdate, valid: { threshold: 2 } },
+  { label: 'watchlistCreate', method: 'POST', url: '/api/watchlists', schema: WatchlistCreate, valid: { name: 'x', symbols: ['FPT'] } },
+  { label: 'watchlistUpdate', method: 'PATCH', url: '/api/watchlists/0b6f1c2e-0000-4000-8000-000000000000', schema: WatchlistUpdate, valid: { name: 'y' } },
+];
+
+/** Requests derived from the route schemas: one constraint of one input broken per request. */
+function schemaDerived(): fc.Arbitrary<GenReq>[] {
+  const out: fc.Arbitrary<GenReq>[] = [];
+  for (const r of QUERY_ROUTES) {
+    for (const [name, prop] of Object.entries(r.schema.properties)) {
+      const bad = violatingText(prop);
+      if (bad) out.push(bad.map((v) => ({ method: 'GET' as const, url: `${r.base}${name}=${enc(v)}`, expect: [400], label: `schema:${r.label}.${name}` })));
+    }
+  }
+  for (const r of PATH_ROUTES) {
+    const bad = violatingText(r.param)!;
+    // A segment the router cannot even match (e.g. an encoded slash) is a 404 ROUTE_NOT_FOUND.
+    out.push(bad.map((v) => ({ method: r.method, url: r.url(enc(v)), expect: [400, 404], label: `schema:${r.label}.param` })));
+  }
+  for (const r of BODY_ROUTES) {
+    const bodies = r.method === 'PATCH' ? fc.oneof(violatingBody(r.schema, r.valid), fc.constant({})) : violatingBody(r.schema, r.valid);
+    out.push(bodies.map((b) => ({ method: r.method, url: r.url, payload: JSON.stringify(b), headers: json, expect: [400], label: `schema:${r.label}.body` })));
+  }
+  return out;
+}
+
 function requests(known: Set<string>): fc.Arbitrary<GenReq> {
   const sym = badSymbol(known);
   const get = (label: string, url: string, expect: number[]): GenReq => ({ method: 'GET', url, expect, label });
   return fc.oneof(
+    ...schemaDerived(),
     sym.map((s) => get('symbol', `/api/symbols/${s.seg}`, s.expect)),
     sym.map((s) => get('quote', `/api/quotes/${s.seg}`, s.expect)),
     sym.map((s) => get('trades-symbol', `/api/trades/${s.seg}`, s.expect)),
@@ -152,11 +231,15 @@ const requestIdHeader = fc.oneof(
   fc.constantFrom('has space', 'semi;colon', 'a'.repeat(129), '<script>', 'ünïcode'),
 );
 
-describe('bad input never yields a 5xx (property, 1,200 generated requests)', () => {
+// 2,000 generated requests on PGlite and 600 on PostgreSQL per run.
+describe.each([
+  ['pglite', 2_000],
+  ['postgres', 600],
+] as const)('bad input never yields a 5xx on %s (property, %i generated requests)', (kind, runs) => {
   let f: Fixture;
   let tradesBefore: number;
   beforeAll(async () => {
-    f = await createFixture('pglite');
+    f = await createFixture(kind);
     tradesBefore = await f.repos.trades.count();
   });
   afterAll(async () => {
@@ -164,6 +247,7 @@ describe('bad input never yields a 5xx (property, 1,200 generated requests)', ()
   });
 
   it('answers 4xx in the error contract with the request id', async () => {
+    const families = schemaDerived().length;
     const known = new Set(f.refs.map((r) => r.symbol));
     const labels = new Map<string, number>();
     await fc.assert(
@@ -183,10 +267,12 @@ describe('bad input never yields a 5xx (property, 1,200 generated requests)', ()
         else expect(body.request_id).toMatch(SANE_ID);
         if (res.statusCode === 400 && body.code === 'VALIDATION_FAILED') expect(body.details?.length, ctx).toBeGreaterThan(0);
       }),
-      { numRuns: 1_200, seed: 20_251_125 },
+      // HTTP_FUZZ_RUNS scales the run (e.g. 100000 for a soak); HTTP_FUZZ_SEED explores other cases.
+      { numRuns: Number(process.env.HTTP_FUZZ_RUNS ?? runs), seed: Number(process.env.HTTP_FUZZ_SEED ?? 20_251_125) },
     );
     // Every generator family was exercised.
-    expect(labels.size).toBeGreaterThanOrEqual(35);
+    expect(families).toBeGreaterThanOrEqual(40);
+    expect(labels.size).toBeGreaterThanOrEqual(runs >= 2_000 ? 60 : 40);
     expect(await f.repos.trades.count()).toBe(tradesBefore);
     const tables = await f.storage.db.query<{ n: number }>("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name IN ('trades','alert_rules','users','symbols')");
     expect(tables.rows[0]!.n).toBe(4);

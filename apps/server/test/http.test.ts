@@ -10,6 +10,8 @@ import { Value } from '@sinclair/typebox/value';
 import { ErrorResponse } from '@stock-tracker/protocol';
 import { emptyRepos, stubApp } from './http-stubs.ts';
 import { IMMUTABLE_CACHE, isSpaRoute } from '../src/http/static.ts';
+import { Writable } from 'node:stream';
+import { createLogger } from '../src/observability/logger.ts';
 
 function expectContract(res: { statusCode: number; headers: Record<string, unknown>; json(): any }, status: number, code: string) {
   expect(res.statusCode).toBe(status);
@@ -36,6 +38,30 @@ describe('request ids', () => {
     expect(a.headers['x-request-id']).not.toBe(b.headers['x-request-id']);
     const maxLen = 'x'.repeat(128);
     expect((await app.inject({ url: '/nope', headers: { 'x-request-id': maxLen } })).json().request_id).toBe(maxLen);
+    await app.close();
+  });
+});
+
+describe('logs', () => {
+  it('are JSON lines carrying the request id on every request-scoped line', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const log = createLogger({ level: 'info', destination: sink });
+    const { app } = await stubApp({ deps: { log } });
+    await app.inject({ url: '/api/bars/FPT?interval=7m', headers: { 'x-request-id': 'log-check-1', authorization: 'Bearer secret-token' } });
+    await app.inject('/healthz');
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const mine = parsed.filter((l) => l.request_id === 'log-check-1');
+    expect(mine.map((l) => l.msg)).toEqual(['incoming request', 'request rejected', 'request completed']);
+    expect(mine.every((l) => l.service === 'stock-tracker' && typeof l.time === 'string')).toBe(true);
+    expect(lines.join('\n')).not.toContain('secret-token');
+    // Probes are not request-logged.
+    expect(parsed.some((l) => String((l.req as { url?: string } | undefined)?.url ?? '').includes('healthz'))).toBe(false);
     await app.close();
   });
 });

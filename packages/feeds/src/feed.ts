@@ -5,6 +5,9 @@
  */
 import type { MarketEvent } from '@stock-tracker/protocol';
 
+/** Connection lifecycle of a vendor feed (local feeds leave it out). */
+export type FeedConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'stopped' | 'failed';
+
 export interface FeedStatus {
   name: string;
   connected: boolean;
@@ -12,6 +15,16 @@ export interface FeedStatus {
   events: number;
   malformed: number;
   errors: Record<string, number>;
+  /** Vendor feeds: where the connection stands. */
+  state?: FeedConnectionState;
+  /** Vendor feeds: ms since the last vendor message of any kind (keep-alives included); null before the first. */
+  lastMessageAgeMs?: number | null;
+  /** Vendor feeds: vendor messages per second over the last few seconds. */
+  messagesPerSecond?: number;
+  /** Vendor feeds: connections re-established after a loss. */
+  reconnects?: number;
+  /** Vendor feeds: the last problem, human readable (why it is not connected, or why it stopped). */
+  lastError?: string | null;
 }
 
 export interface Feed {

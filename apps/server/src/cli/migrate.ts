@@ -40,7 +40,8 @@ export async function run(argv: string[]): Promise<number> {
 
   let db: Db;
   try {
-    db = await openDatabase({ databaseUrl, dataDir, poolSize: 1 });
+    // No statement timeout: a migration on a large table may legitimately take long.
+    db = await openDatabase({ databaseUrl, dataDir, poolSize: 1, queryTimeoutMs: 0 });
   } catch (e) {
     if (e instanceof DatabaseUnreachableError) {
       err(`cannot reach the database (${target}): ${e.reason}`);

@@ -31,8 +31,14 @@ export interface OpenDatabaseOptions {
   dataDir: string;
   poolSize?: number;
   log?: Logger;
-  /** Connection attempt timeout for PostgreSQL (ms). */
+  /** Connection attempt timeout for PostgreSQL (ms). Default 5 s. */
   connectTimeoutMs?: number;
+  /**
+   * Client-side limit per PostgreSQL statement (ms), so a silently dead peer
+   * (network partition, no RST) surfaces as an error the writer retries
+   * instead of a hang. Default 120 s; 0 disables (long migrations).
+   */
+  queryTimeoutMs?: number;
 }
 
 /** The database could not be reached at start; the message names the target (password hidden). */
@@ -76,6 +82,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
       idleTimeoutMillis: 30_000,
       application_name: 'stock-tracker',
+      keepAlive: true,
+      ...(opts.queryTimeoutMs === 0 ? {} : { query_timeout: opts.queryTimeoutMs ?? 120_000 }),
     });
     // Idle clients report a server restart as an 'error' event; without a
     // listener Node would crash the process. The pool drops the client itself.
