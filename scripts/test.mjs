@@ -22,7 +22,8 @@ const passthrough = args.filter((a) => a !== '--no-typecheck');
 const status = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...passthrough]);
 if (existsSync(report)) {
   const r = JSON.parse(readFileSync(report, 'utf8'));
-  const failed = r.numFailedTests + (r.numFailedTestSuites ?? 0) - 0;
+  // A file that fails to load has no failed test of its own: count it once.
+  const failed = r.numFailedTests + (r.numFailedTests === 0 && status !== 0 ? 1 : 0);
   console.log(`tests: ${r.numPassedTests} passed, ${failed} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ''));
 } else {
   console.log('tests: 0 passed, 1 failed (no report)');

@@ -165,9 +165,15 @@ describe('web app in Chromium against the real server', () => {
       const text = (await toast.textContent()) ?? '';
       expect(text).toContain('crossed above');
       expect(text).toContain(threshold.toLocaleString('en-US'));
-      // The fired alert is also in the server's history, for this rule.
-      const events = await api<{ items: { ruleId: string }[] }>(`/alerts/events?symbol=${SYM}`);
-      expect(events.items.some((e) => e.ruleId === rule.id)).toBe(true);
+      // The fired alert also reaches the server's history (written by the batched storage writer).
+      const deadline = Date.now() + 15_000;
+      let stored = false;
+      while (!stored && Date.now() < deadline) {
+        const events = await api<{ items: { ruleId: string }[] }>(`/alerts/events?symbol=${SYM}`);
+        stored = events.items.some((e) => e.ruleId === rule.id);
+        if (!stored) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(stored, 'fired alert listed by /api/alerts/events').toBe(true);
       expect(problems).toEqual([]);
     } finally {
       // Later pages (screenshots) must not be covered by this rule's toasts.

@@ -33,6 +33,9 @@ export interface Feed {
   start(sink: (ev: MarketEvent) => void): Promise<void>;
   stop(): Promise<void>;
   status(): FeedStatus;
+  /** Optional backpressure: stop delivering until `resume` (used when storage falls behind). */
+  pause?(): void;
+  resume?(): void;
 }
 
 export interface Clock {

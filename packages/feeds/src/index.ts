@@ -3,3 +3,7 @@ export * from './simulator/index.ts';
 export * from './tape.ts';
 export * from './parsers/index.ts';
 export * from './replay.ts';
+export * from './live/index.ts';
+export * from './ssi/index.ts';
+export * from './alpaca/index.ts';
+export * from './backfill/index.ts';

@@ -36,6 +36,24 @@ describe('SimulatorFeed', () => {
     expect(feed.status().connected).toBe(false);
   });
 
+  it('pause holds delivery and resume catches up with exactly the same events', async () => {
+    const clock = new ManualClock(START);
+    const feed = new SimulatorFeed({ ...opts, startTs: START, clock });
+    const got: MarketEvent[] = [];
+    await feed.start((ev) => got.push(ev));
+    clock.advance(2_000);
+    feed.pause();
+    const atPause = got.length;
+    clock.advance(3_000);
+    expect(got.length).toBe(atPause);
+    feed.resume();
+    expect(got.length).toBeGreaterThan(atPause);
+    clock.advance(1_000);
+    const expected = new Simulator({ ...opts, startTs: START }).advanceTo(START + 6_000);
+    expect(got.map(encodeEvent)).toEqual(expected.map(encodeEvent));
+    await feed.stop();
+  });
+
   it('aligns day loops to multiples of dayMs by default and catches up to now on start', async () => {
     const aligned = 28_000_000 * 60_000;
     const clock = new ManualClock(aligned + 12_345);

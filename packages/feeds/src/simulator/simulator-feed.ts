@@ -23,6 +23,7 @@ export class SimulatorFeed implements Feed {
   private events = 0;
   private lastEventTs: number | null = null;
   private readonly errors: Record<string, number> = {};
+  private paused = false;
 
   /**
    * Without `startTs`, day loops are aligned to multiples of `dayMs` since the
@@ -52,6 +53,17 @@ export class SimulatorFeed implements Feed {
     this.sink = null;
   }
 
+  /** Backpressure from the consumer: stop advancing; simulated time keeps its place. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Catch up on everything simulated while paused (nothing is skipped), then continue. */
+  resume(): void {
+    this.paused = false;
+    this.pump();
+  }
+
   status(): FeedStatus {
     return {
       name: this.name,
@@ -65,7 +77,7 @@ export class SimulatorFeed implements Feed {
 
   private pump(): void {
     const sink = this.sink;
-    if (!sink) return;
+    if (!sink || this.paused) return;
     this.simulator.advanceTo(this.clock.now(), (ev) => {
       this.events++;
       this.lastEventTs = ev.ts;

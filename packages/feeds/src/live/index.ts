@@ -1,0 +1,6 @@
+export * from './log.ts';
+export * from './backoff.ts';
+export * from './timers.ts';
+export * from './http.ts';
+export * from './feed-health.ts';
+export * from './trade-ids.ts';
