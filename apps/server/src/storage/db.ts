@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
 import { PGlite } from '@electric-sql/pglite';
+import { seedFor } from './pglite-seed.ts';
 import { silentLogger, type Logger } from './logger.ts';
 
 export interface Db {
@@ -101,7 +102,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   mkdirSync(dir, { recursive: true });
   const releaseLock = lockDataDir(dir);
   try {
-    const lite = await PGlite.create({ dataDir: dir });
+    const lite = await PGlite.create({ dataDir: dir, loadDataDir: seedFor(dir) });
     return new PgliteDb(lite, releaseLock);
   } catch (err) {
     releaseLock();
