@@ -13,7 +13,8 @@ const results = [];
 let failed = 0;
 for (const f of files) {
   console.log(`\n=== bench/${f}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${f}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
+  // maxBuffer: spawnSync kills a child whose stdout passes its 1 MiB default.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${f}`], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
   process.stdout.write(r.stdout);
   if (r.status !== 0) failed++;
   for (const line of r.stdout.split('\n')) {

@@ -36,15 +36,16 @@ export interface Child {
 
 /**
  * Starts `script` (a .ts file, run with tsx) as a child. `nodeArgs` go before
- * the script (e.g. --expose-gc); `env` is added to the parent's environment.
+ * the script (e.g. --expose-gc); `env` is added to the parent's environment;
+ * `quiet` sends the child's stdout to /dev/null (a server's request log).
  */
-export function startChild(name: string, script: string, opts: { args?: string[]; nodeArgs?: string[]; env?: Record<string, string> } = {}): Child {
+export function startChild(name: string, script: string, opts: { args?: string[]; nodeArgs?: string[]; env?: Record<string, string>; quiet?: boolean } = {}): Child {
   const argv = [...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...(opts.args ?? [])];
   // Raise the soft limit to FD_LIMIT, or at least to the hard limit when FD_LIMIT is not allowed.
   const sh = `ulimit -n ${FD_LIMIT} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
   const proc = spawn('bash', ['-c', sh, process.execPath, ...argv], {
     cwd: REPO_ROOT,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...opts.env },
     serialization: 'advanced', // typed arrays (latency samples) cross as binary
   });

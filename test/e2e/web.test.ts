@@ -54,7 +54,7 @@ beforeAll(async () => {
   await ensureWebBuild((m) => console.info(`[e2e] ${m}`));
   mkdirSync(SHOTS, { recursive: true });
   browser = await launchBrowser();
-  server = await startServer({ continuousForMs: 180_000 });
+  server = await startServer({ continuousForMs: 240_000 });
   // Wait for the feed to have produced trades for a preferred name (it catches up at start).
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -69,6 +69,13 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 250));
   }
 }, 180_000);
+
+afterEach((ctx) => {
+  // The server's own words are the first thing to read when a browser check fails.
+  if (ctx.task.result?.state === 'fail' && server) {
+    console.error(`[e2e] server ${server.running() ? 'running' : 'NOT running'}; last output:\n${server.output().split('\n').slice(-40).join('\n')}`);
+  }
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -213,6 +220,31 @@ describe('web app in Chromium against the real server', () => {
     }
     expect(background.dark!).toBeLessThan(background.light!);
   }, 120_000);
+
+  it('the row check used below catches a board that stopped updating', async () => {
+    const { page, context } = await openBoard();
+    try {
+      expect((await page.evaluate(boardMatchesServer, { timeoutMs: 10_000 })).unmatched).toEqual([]);
+      // Freeze the board (close its streams), then wait until the market has moved on for several symbols.
+      await page.evaluate(() => (window as unknown as { __stockTracker: { hub: { stop(): void } } }).__stockTracker.hub.stop());
+      const frozen = await page.$$eval(ROWS, (trs) =>
+        Object.fromEntries(trs.map((tr) => [(tr as HTMLElement).dataset.symbol!, (tr.querySelector('td.col-totalVol')?.textContent ?? '').replace(/[^\d]/g, '')])),
+      );
+      const moved = async () => (await quotes()).filter((q) => String(q.totalVolume) !== frozen[q.symbol]).map((q) => q.symbol);
+      const deadline = Date.now() + 30_000;
+      let changed = await moved();
+      while (changed.length < 5 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        changed = await moved();
+      }
+      expect(changed.length).toBeGreaterThanOrEqual(5);
+      const report = await page.evaluate(boardMatchesServer, { timeoutMs: 2_000 });
+      // Total volume only grows during a day, so a frozen row can never match again.
+      expect(report.unmatched.map((u) => u.symbol)).toEqual(expect.arrayContaining(changed));
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
 
   it('after the server is killed and restarted the board shows Reconnecting, goes live again and no row is stuck', async () => {
     const { page, context, problems } = await openBoard();

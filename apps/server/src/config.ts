@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KNOWN_DEFAULT_SECRETS, MIN_SECRET_CHARS, secretProblem, urlPasswordProblem } from './auth/secrets.ts';
 
 export const APP_ENVS = ['development', 'production', 'test'] as const;
 export type AppEnv = (typeof APP_ENVS)[number];
@@ -16,6 +17,8 @@ export const ROLES = ['all', 'collector', 'api'] as const;
 export type Role = (typeof ROLES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const AUTH_MODES = ['none', 'accounts'] as const;
+export type AuthModeSetting = (typeof AUTH_MODES)[number];
 
 /** Fastify's trustProxy forms: off/on, a hop count, or a list of addresses/CIDRs. */
 export type TrustProxy = boolean | number | string[];
@@ -38,6 +41,19 @@ export interface Config {
     alpaca: { keyId: string; secretKey: string } | undefined;
   };
   jwtSecret: string;
+  /** The signing secret before a rotation, accepted for verification only until its tokens expire. */
+  jwtSecretPrevious: string | undefined;
+  auth: {
+    /** `none`: every request acts for the local default user (embedded default); `accounts`: tokens required (production default). */
+    mode: AuthModeSetting;
+    registrationEnabled: boolean;
+    /** Market data REST and WS without a token (accounts mode). */
+    publicMarketData: boolean;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    jwtIssuer: string;
+    jwtAudience: string;
+  };
   /** Allowed cross-origin callers (REST CORS and the WS origin check); `*` only outside production. */
   corsOrigins: string[];
   trustProxy: TrustProxy;
@@ -49,7 +65,8 @@ export interface Config {
     pingIntervalMs: number;
     queueBytesCap: number;
   };
-  rateLimit: { max: number; windowMs: number };
+  /** Per window: `max` per address on /api, `authMax` per address on /api/auth, `writeMax` per address on writes, `alertRuleMax` per user on rule creation; 0 disables one. */
+  rateLimit: { max: number; windowMs: number; authMax: number; writeMax: number; alertRuleMax: number };
   log: { level: LogLevel; pretty: boolean };
   webDist: string;
   shutdownTimeoutMs: number;
@@ -64,17 +81,8 @@ export class ConfigError extends Error {
   }
 }
 
-/** Secrets that ship in examples or tutorials; production refuses them. */
-export const KNOWN_DEFAULT_SECRETS = new Set([
-  'changeme',
-  'change-me',
-  'secret',
-  'jwt-secret',
-  'development-only-secret',
-  'replace-me-with-a-long-random-string',
-  'dev-insecure-jwt-secret-do-not-use-in-production',
-]);
-export const MIN_SECRET_LENGTH = 32;
+export { KNOWN_DEFAULT_SECRETS };
+export const MIN_SECRET_LENGTH = MIN_SECRET_CHARS;
 const DEV_JWT_SECRET = 'dev-insecure-jwt-secret-do-not-use-in-production';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -239,16 +247,30 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   let jwtSecret = r.raw('JWT_SECRET');
+  const jwtSecretPrevious = r.raw('JWT_SECRET_PREVIOUS');
   if (prod) {
-    if (!jwtSecret) r.problem('JWT_SECRET', 'is required in production (at least 32 random characters, e.g. `openssl rand -base64 48`)');
-    else if (KNOWN_DEFAULT_SECRETS.has(jwtSecret.toLowerCase())) r.problem('JWT_SECRET', 'is a published default value; generate a random secret');
-    else if (jwtSecret.length < MIN_SECRET_LENGTH) r.problem('JWT_SECRET', `is too short (${jwtSecret.length} characters; at least ${MIN_SECRET_LENGTH} required)`);
-    else if (new Set(jwtSecret).size < 8) r.problem('JWT_SECRET', 'is too weak (too few distinct characters); generate a random secret');
+    const problem = secretProblem(jwtSecret);
+    if (problem) r.problem('JWT_SECRET', problem);
+    const prevProblem = jwtSecretPrevious !== undefined ? secretProblem(jwtSecretPrevious) : null;
+    if (prevProblem) r.problem('JWT_SECRET_PREVIOUS', prevProblem);
+    for (const name of ['DATABASE_URL', 'REDIS_URL']) {
+      const p = urlPasswordProblem(r.raw(name));
+      if (p) r.problem(name, p);
+    }
+    // The compose files pass the database password separately too.
+    const pgPassword = r.raw('POSTGRES_PASSWORD');
+    if (pgPassword !== undefined && urlPasswordProblem(`postgres://x:${encodeURIComponent(pgPassword)}@h/d`)) {
+      r.problem('POSTGRES_PASSWORD', 'is a well-known default password; set a strong one (e.g. `openssl rand -base64 24`)');
+    }
   }
   jwtSecret ??= DEV_JWT_SECRET;
 
   const corsOrigins = parseOrigins(r);
   if (prod && corsOrigins.includes('*')) r.problem('CORS_ORIGINS', "must not contain the wildcard '*' in production (credentials would be exposed to every site); list the allowed origins");
+
+  const authMode = r.oneOf('AUTH_MODE', AUTH_MODES, prod ? 'accounts' : 'none');
+  const publicMarketData = r.bool('PUBLIC_MARKET_DATA', true);
+  if (authMode === 'none' && !publicMarketData) r.problem('PUBLIC_MARKET_DATA', 'false needs AUTH_MODE=accounts (without accounts nobody could get a token)');
 
   const config: Config = {
     appEnv,
@@ -268,6 +290,16 @@ export function loadConfig(env: Env = process.env): Config {
       alpaca,
     },
     jwtSecret,
+    jwtSecretPrevious,
+    auth: {
+      mode: authMode,
+      registrationEnabled: r.bool('REGISTRATION_ENABLED', true),
+      publicMarketData,
+      accessTokenTtlSeconds: r.int('ACCESS_TOKEN_TTL_SECONDS', 900, 30, 3_600),
+      refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 14 * 86_400, 300, 90 * 86_400),
+      jwtIssuer: r.str('JWT_ISSUER', 'stock-tracker'),
+      jwtAudience: r.str('JWT_AUDIENCE', 'stock-tracker-api'),
+    },
     corsOrigins,
     trustProxy: parseTrustProxy(r),
     webConcurrency: r.int('WEB_CONCURRENCY', 1, 1, 64),
@@ -281,6 +313,9 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimit: {
       max: r.int('RATE_LIMIT_MAX', 1_200, 0, 10_000_000),
       windowMs: r.int('RATE_LIMIT_WINDOW_MS', 60_000, 1_000, 86_400_000),
+      authMax: r.int('AUTH_RATE_LIMIT_MAX', 30, 0, 10_000_000),
+      writeMax: r.int('WRITE_RATE_LIMIT_MAX', 300, 0, 10_000_000),
+      alertRuleMax: r.int('ALERT_RULE_RATE_LIMIT_MAX', 30, 0, 10_000_000),
     },
     log: { level: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'), pretty: r.bool('LOG_PRETTY', false) },
     webDist: path.resolve(r.str('WEB_DIST', DEFAULT_WEB_DIST)),
@@ -298,6 +333,7 @@ export function redactConfig(c: Config): Record<string, unknown> {
     databaseUrl: mask(c.databaseUrl),
     redisUrl: mask(c.redisUrl),
     jwtSecret: '***',
+    jwtSecretPrevious: c.jwtSecretPrevious ? '***' : undefined,
     feed: { ...c.feed, ssi: c.feed.ssi ? { consumerId: c.feed.ssi.consumerId, consumerSecret: '***' } : undefined, alpaca: c.feed.alpaca ? { keyId: c.feed.alpaca.keyId, secretKey: '***' } : undefined },
   };
 }

@@ -12,6 +12,10 @@ import type {
   AlertRuleCreate,
   AlertRulesResponse,
   AlertRuleUpdate,
+  AuthLogin,
+  AuthPasswordChange,
+  AuthRegister,
+  AuthTokens,
   BarsQuery,
   BarsResponse,
   ErrorDetail,
@@ -26,6 +30,7 @@ import type {
   IndicatorsResponse,
   IndicesResponse,
   MarketStatusResponse,
+  Me,
   QuotesQuery,
   QuotesResponse,
   QuoteState,
@@ -79,6 +84,12 @@ export interface EndpointTypes {
   watchlist: { params: Id; query: void; body: void; res: Watchlist };
   watchlistUpdate: { params: Id; query: void; body: WatchlistUpdate; res: Watchlist };
   watchlistDelete: { params: Id; query: void; body: void; res: void };
+  authRegister: { params: void; query: void; body: AuthRegister; res: AuthTokens };
+  authLogin: { params: void; query: void; body: AuthLogin; res: AuthTokens };
+  authRefresh: { params: void; query: void; body: void; res: AuthTokens };
+  authLogout: { params: void; query: void; body: void; res: void };
+  authPassword: { params: void; query: void; body: AuthPasswordChange; res: void };
+  authMe: { params: void; query: void; body: void; res: Me };
 }
 export type EndpointName = keyof typeof ENDPOINTS;
 // Compile-time check that EndpointTypes covers exactly the contract's endpoints.
@@ -224,6 +235,13 @@ export class RestClient {
   createWatchlist(body: WatchlistCreate, call?: CallOptions) { return this.request('watchlistCreate', { body }, call); }
   updateWatchlist(id: string, body: WatchlistUpdate, call?: CallOptions) { return this.request('watchlistUpdate', { params: { id }, body }, call); }
   deleteWatchlist(id: string, call?: CallOptions) { return this.request('watchlistDelete', { params: { id } }, call); }
+  // --- accounts (the refresh token is an HttpOnly cookie the browser sends by itself)
+  me(call?: CallOptions) { return this.request('authMe', {}, call); }
+  register(body: AuthRegister, call?: CallOptions) { return this.request('authRegister', { body }, call); }
+  login(body: AuthLogin, call?: CallOptions) { return this.request('authLogin', { body }, call); }
+  refresh(call?: CallOptions) { return this.request('authRefresh', {}, call); }
+  logout(call?: CallOptions) { return this.request('authLogout', {}, call); }
+  changePassword(body: AuthPasswordChange, call?: CallOptions) { return this.request('authPassword', { body }, call); }
 }
 
 function errorFrom(status: number, text: string, headerRequestId: string | null): ApiError {

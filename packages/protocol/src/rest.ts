@@ -167,6 +167,47 @@ export type WatchlistUpdate = Static<typeof WatchlistUpdate>;
 export const WatchlistsResponse = Items(Watchlist);
 export type WatchlistsResponse = Static<typeof WatchlistsResponse>;
 
+// --- accounts (AUTH_MODE=accounts; see docs/security.md)
+/** Lower-cased by the server before use: user names are case-insensitive. */
+export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9._\\-]+$' });
+export const NewPassword = Type.String({ minLength: 8, maxLength: 256, description: 'at least 8 characters, not the user name' });
+export const AuthRegister = Type.Object({ username: Username, password: NewPassword }, { additionalProperties: false });
+export type AuthRegister = Static<typeof AuthRegister>;
+export const AuthLogin = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 256 }) },
+  { additionalProperties: false },
+);
+export type AuthLogin = Static<typeof AuthLogin>;
+export const AuthPasswordChange = Type.Object(
+  { currentPassword: Type.String({ minLength: 1, maxLength: 256 }), newPassword: NewPassword },
+  { additionalProperties: false },
+);
+export type AuthPasswordChange = Static<typeof AuthPasswordChange>;
+/** `createdAt` (epoch ms) is absent for the local default user of AUTH_MODE=none. */
+export const AuthUser = Type.Object({ id: Type.String(), username: Type.String(), createdAt: Type.Optional(Type.Number()) });
+export type AuthUser = Static<typeof AuthUser>;
+/** Login, register and refresh answer with a short-lived access token; the refresh token travels only as an HttpOnly cookie. */
+export const AuthTokens = Type.Object({
+  accessToken: Type.String(),
+  tokenType: Type.Literal('Bearer'),
+  /** Lifetime of the access token in seconds. */
+  expiresIn: Type.Integer({ minimum: 1 }),
+  /** Expiry of the access token, epoch ms. */
+  expiresAt: Type.Number(),
+  user: AuthUser,
+});
+export type AuthTokens = Static<typeof AuthTokens>;
+export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('accounts')]);
+export type AuthMode = Static<typeof AuthMode>;
+/** `GET /auth/me`: the server's mode, and the caller (null when no token was sent). */
+export const Me = Type.Object({
+  mode: AuthMode,
+  user: Type.Union([AuthUser, Type.Null()]),
+  registrationEnabled: Type.Boolean(),
+  publicMarketData: Type.Boolean(),
+});
+export type Me = Static<typeof Me>;
+
 // --- error body (the contract of ARCHITECTURE §6), as a schema for OpenAPI
 export const ErrorResponse = Type.Object({
   code: Type.String(),
@@ -206,4 +247,10 @@ export const ENDPOINTS = {
   watchlist: 'GET /watchlists/:id',
   watchlistUpdate: 'PATCH /watchlists/:id',
   watchlistDelete: 'DELETE /watchlists/:id',
+  authRegister: 'POST /auth/register',
+  authLogin: 'POST /auth/login',
+  authRefresh: 'POST /auth/refresh',
+  authLogout: 'POST /auth/logout',
+  authPassword: 'POST /auth/password',
+  authMe: 'GET /auth/me',
 } as const;

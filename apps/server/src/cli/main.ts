@@ -7,6 +7,10 @@ const COMMANDS: Record<string, { describe: string; load: () => Promise<{ run(arg
   replay: { describe: 'replay a tape file through the engine (--summary prints JSON)', load: () => import('./replay.ts') },
   record: { describe: 'record the simulator to a normalized tape file', load: () => import('./record.ts') },
   migrate: { describe: 'apply database migrations and exit', load: () => import('./migrate.ts') },
+  user: { describe: 'manage accounts: create, set-password, list (password from stdin or a prompt)', load: () => import('./user.ts') },
+  backup: { describe: 'back up the database (pg_dump custom format + manifest) and prune old backups', load: () => import('./backup.ts') },
+  restore: { describe: 'restore a backup into a new database and verify row counts', load: () => import('./restore.ts') },
+  backfill: { describe: 'import vendor history (daily or 1-minute bars) into storage; resumable', load: () => import('./backfill.ts') },
   all: { describe: 'run collector + API + WebSocket + web app in one process', load: () => import('./serve.ts').then((m) => ({ run: (argv: string[]) => m.run(argv, 'all') })) },
   serve: { describe: 'run the server in the role given by ROLE (default all)', load: () => import('./serve.ts') },
 };

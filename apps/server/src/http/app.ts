@@ -7,8 +7,6 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
-import { AppError } from '@stock-tracker/protocol';
 import type { AppDeps } from './deps.ts';
 import { frameworkErrors, installErrorHandler } from './errors.ts';
 import { installNotFound, RouteTable, type SpaFallback } from './not-found.ts';
@@ -23,7 +21,9 @@ import { marketRoutes } from './routes/market.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { watchlistRoutes } from './routes/watchlists.ts';
 import { healthRoutes } from './routes/health.ts';
-import type { Owner } from './routes/common.ts';
+import { authRoutes } from './routes/auth.ts';
+import { createRequestAuth } from './auth.ts';
+import { installRateLimits } from './rate-limits.ts';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 const QUIET_PATHS = /^\/(healthz|readyz|metrics|api\/health)(\?|$)/;
@@ -94,36 +94,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxAge: 600,
   });
 
-  if (settings.rateLimit.max > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      max: settings.rateLimit.max,
-      timeWindow: settings.rateLimit.windowMs,
-      // Only the API is limited; probes, docs and static assets are not.
-      allowList: (req) => !req.url.startsWith('/api/') || req.url.startsWith('/api/health') || req.url.startsWith('/api/docs'),
-      errorResponseBuilder: (_req, ctx) => new AppError('RATE_LIMITED', `Too many requests; retry in ${ctx.after}.`),
-    });
-  }
+  app.decorateRequest('principal', null);
+  const auth = createRequestAuth(deps);
+  const limits = await installRateLimits(app, settings, (request) => request.principal?.userId ?? 'local');
 
   await registerOpenApi(app);
   healthRoutes(app, deps);
 
-  let ownerPromise: Promise<{ id: string; username: string }> | undefined;
-  const owner: Owner = () => {
-    const p =
-      ownerPromise ??
-      deps.repos.users.ensureDefault().catch((err: unknown) => {
-        ownerPromise = undefined; // retry on the next request rather than caching a failure
-        throw err;
-      });
-    ownerPromise = p;
-    return p;
-  };
+  // Market data is public unless the deployment says otherwise; owned data always needs its user.
+  const marketGuard = auth.mode === 'accounts' && settings.auth?.publicMarketData === false ? auth.requireUser : undefined;
   await app.register(
     async (api) => {
-      marketRoutes(api, deps);
-      alertRoutes(api, deps, owner);
-      watchlistRoutes(api, deps, owner);
+      await api.register(async (market) => {
+        if (marketGuard) market.addHook('onRequest', marketGuard);
+        marketRoutes(market, deps);
+      });
+      await api.register(async (owned) => {
+        owned.addHook('onRequest', auth.requireUser);
+        alertRoutes(owned, deps, auth.owner, { beforeCreate: limits.alertRuleCreate });
+        watchlistRoutes(owned, deps, auth.owner);
+      });
+      authRoutes(api, deps, auth);
     },
     { prefix: '/api' },
   );

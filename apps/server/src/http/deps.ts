@@ -18,6 +18,7 @@ import type { Repositories } from '../storage/repositories.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { EventLoopMonitor } from '../observability/event-loop.ts';
 import type { ReadinessCheck } from './readiness.ts';
+import type { AuthService } from '../auth/auth-service.ts';
 
 /** The read side of the market engine (a structural subset of MarketEngine). */
 export interface LiveMarket {
@@ -50,7 +51,14 @@ export interface HttpSettings {
   appEnv: 'development' | 'production' | 'test';
   corsOrigins: string[];
   trustProxy: boolean | number | string[];
-  rateLimit: { max: number; windowMs: number };
+  /**
+   * Per window of `windowMs`: `max` requests per address on /api; `authMax` per address on
+   * POST /api/auth/*; `writeMax` per address on other writes; `alertRuleMax` rule creations per
+   * user. 0 or absent disables that limit.
+   */
+  rateLimit: { max: number; windowMs: number; authMax?: number; writeMax?: number; alertRuleMax?: number };
+  /** Accounts (docs/security.md). Absent: AUTH_MODE=none, every request acts for the local default user. */
+  auth?: { mode: 'none' | 'accounts'; registrationEnabled: boolean; publicMarketData: boolean };
   /** Serve the SPA from this directory when it holds a build. */
   webDist?: string | null;
   /** Browser security headers (embedded mode; the edge sets them in production). */
@@ -68,4 +76,6 @@ export interface AppDeps {
   readiness: ReadinessCheck[];
   registry: Registry;
   eventLoop?: EventLoopMonitor;
+  /** Required with `settings.auth.mode === 'accounts'`. */
+  auth?: AuthService;
 }

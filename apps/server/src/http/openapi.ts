@@ -31,8 +31,14 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'market' },
         { name: 'alerts' },
         { name: 'watchlists' },
+        { name: 'auth' },
         { name: 'health' },
       ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from /api/auth/login (AUTH_MODE=accounts).' },
+        },
+      },
     },
   });
   await app.register(swaggerUi, {

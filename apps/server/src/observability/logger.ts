@@ -24,8 +24,11 @@ export function createLogger(s: LoggerSettings): Logger {
     level: s.level,
     base: { service: 'stock-tracker', ...s.base },
     timestamp: pino.stdTimeFunctions.isoTime,
-    // Never log credentials that may sit in headers.
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '***' },
+    // Never log credentials that may sit in headers (WebSocket tokens travel in Sec-WebSocket-Protocol).
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]', 'headers.authorization', 'headers.cookie', 'headers["sec-websocket-protocol"]', 'headers["set-cookie"]', 'res.headers["set-cookie"]'],
+      censor: '***',
+    },
   };
   if (s.pretty) {
     return pino(opts, pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', destination: s.destination ?? 1 }));

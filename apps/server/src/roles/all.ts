@@ -25,6 +25,7 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { monitorEventLoop } from '../observability/event-loop.ts';
 import { createFeed } from './feed-factory.ts';
+import { createAuth } from '../auth/index.ts';
 
 export interface StartOptions {
   config: Config;
@@ -76,6 +77,8 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     const feed = opts.feed ?? createFeed(config.feed, clock);
     const collector = new Collector({ feed, engine, publisher: bus.publisher(), writer, clock, registry, log });
     collector.preload(await repos.symbols.list());
+    const auth = createAuth(config, db, user.id, log);
+    if (config.auth.mode === 'none' && config.appEnv === 'production') log.warn('AUTH_MODE=none in production: every client acts for the local user');
 
     const app = await buildApp({
       settings: {
@@ -85,7 +88,9 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
         rateLimit: config.rateLimit,
         webDist: config.webDist,
         securityHeaders: true,
+        auth: auth.http,
       },
+      auth: auth.service,
       log,
       market: engine,
       alertSink: engine.alerts,
@@ -107,8 +112,8 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
       maxSubscriptions: config.ws.maxSubscriptions,
       pingIntervalMs: config.ws.pingIntervalMs,
       queueBytesCap: config.ws.queueBytesCap,
-      // Until accounts exist every connection acts for the local default user.
-      authenticate: async () => ({ userId: user.id }),
+      // AUTH_MODE=none: every connection acts for the local user; accounts: access tokens.
+      ...auth.ws,
       registry,
       log,
     });

@@ -76,6 +76,8 @@ export class WsConnection {
   private pendingOps = 0;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Fires when the current user's credential expires. */
+  private expiry: NodeJS.Timeout | null = null;
 
   constructor(
     readonly ws: WebSocket,
@@ -102,6 +104,8 @@ export class WsConnection {
     ws.on('pong', () => {
       this.alive = true;
     });
+    ws.on('close', () => this.clearExpiry());
+    this.watchExpiry();
   }
 
   get subscriptionCount(): number {
@@ -151,6 +155,7 @@ export class WsConnection {
   close(code: number, reason = ''): void {
     if (this.closed) return;
     this.closed = true;
+    this.clearExpiry();
     this.held = null;
     this.outbox.close();
     try {
@@ -166,6 +171,7 @@ export class WsConnection {
 
   terminate(): void {
     this.closed = true;
+    this.clearExpiry();
     this.outbox.close();
     this.ws.terminate();
   }
@@ -404,5 +410,36 @@ export class WsConnection {
       this.unsubscribe({ op: 'unsubscribe' });
     }
     this.ctx.user = user;
+    this.watchExpiry();
+  }
+
+  // ---------- credential expiry ----------
+
+  /** (Re)arms the timer for the current user's credential; a fresh `auth` op moves it. */
+  private watchExpiry(): void {
+    this.clearExpiry();
+    const at = this.ctx.user?.expiresAt;
+    if (at === undefined || this.closed) return;
+    // setTimeout holds at most 2^31-1 ms; a later expiry re-arms when that fires.
+    const wait = Math.min(2 ** 31 - 1, Math.max(0, at - Date.now()));
+    this.expiry = setTimeout(() => (Date.now() >= at ? this.expired() : this.watchExpiry()), wait);
+    this.expiry.unref();
+  }
+
+  private clearExpiry(): void {
+    if (this.expiry) clearTimeout(this.expiry);
+    this.expiry = null;
+  }
+
+  /** The credential expired without a fresh `auth` op: drop the user; a channel that needs one closes with 4001. */
+  private expired(): void {
+    this.expiry = null;
+    if (this.closed) return;
+    this.ctx.user = null;
+    if (!this.needsUser()) return; // public data keeps flowing to an anonymous connection
+    this.outbox.control(
+      controlFrame({ type: 'error', code: 'INVALID_TOKEN', message: 'The access token expired; reconnect with a fresh one.', request_id: `${this.ctx.id}-${++this.requests}` }),
+    );
+    this.close(WS_CLOSE.UNAUTHORIZED, 'token expired');
   }
 }

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WS_CLOSE, type Channel, type ErrorCode } from '@stock-tracker/protocol';
+import { AppError, WS_CLOSE, type Channel, type ErrorCode } from '@stock-tracker/protocol';
+import { selectWsProtocol } from '../auth/bearer.ts';
 import type { BusMessage } from '../bus/types.ts';
 import { clientIp } from './client-ip.ts';
 import { WsConnection, type ConnectionContext, type ConnectionHost } from './connection.ts';
@@ -66,7 +67,8 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
   const opts = resolveOptions(options);
   const log = opts.log;
   const metrics = createWsMetrics(opts.registry);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+  // The answered subprotocol is never a `bearer.<token>` one: the token must not be echoed back.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false, handleProtocols: selectWsProtocol });
   const conns = new Set<WsConnection>();
   const index = new Map<Channel, ChannelIndex>();
   const ipCounts = new Map<string, number>();
@@ -217,6 +219,11 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
       try {
         user = await opts.authenticate(req);
       } catch (err) {
+        if (err instanceof AppError && err.status >= 400 && err.status < 500) {
+          // A credential was presented and refused: say so before the handshake (never log the token).
+          release();
+          return refuse(socket, err.status, err.code, requestId, 'auth', err.message, err.headers);
+        }
         log.warn({ err, requestId }, 'ws authenticate hook failed; treating as anonymous');
       }
       if (socket.destroyed) return release();

@@ -10,6 +10,8 @@ import type { Bus } from '../bus/types.ts';
 
 export interface AuthUser {
   userId: string;
+  /** When the credential expires (epoch ms): the connection then loses this user, and closes with 4001 if its channel needs one. */
+  expiresAt?: number;
 }
 
 /** The subset of a pino logger the gateway uses. */
@@ -48,7 +50,8 @@ export interface WsGatewayOptions {
   closeGraceMs?: number;
   /**
    * Resolves the user of a connection: called with the upgrade request, and
-   * again with the token of an `auth` op. Null means anonymous.
+   * again with the token of an `auth` op. Null means anonymous. Throwing an
+   * AppError on the upgrade refuses it with that error (e.g. 401 INVALID_TOKEN).
    */
   authenticate?: (req: IncomingMessage, token?: string) => Promise<AuthUser | null>;
   /** Channels whose subscriptions need an authenticated user. `alerts` always does. Default ['alerts']. */

@@ -187,7 +187,7 @@ export class SsiFeed implements Feed {
         await this.tokens.get();
         if (this.o.referenceData !== false && this.referenceDate === null) await this.loadReference();
         if (this.stopped) break;
-        const lost = await this.connect();
+        const { lost } = await this.connect();
         if (everConnected) this.health.reconnects += 1;
         everConnected = true;
         this.health.state = 'connected';
@@ -221,8 +221,8 @@ export class SsiFeed implements Feed {
     }
   }
 
-  /** Opens a connection and switches channels; resolves to a promise of the reason it is lost. */
-  private async connect(): Promise<Promise<string>> {
+  /** Opens a connection and switches channels; `lost` resolves with the reason the connection ends. */
+  private async connect(): Promise<{ lost: Promise<string> }> {
     const token = await this.tokens.get();
     let onLost!: (reason: string) => void;
     const lost = new Promise<string>((resolve) => (onLost = resolve));
@@ -253,7 +253,7 @@ export class SsiFeed implements Feed {
         this.health.error('subscribe', `SwitchChannels ${channel} failed: ${(err as Error).message}`);
       }
     }
-    return lost;
+    return { lost };
   }
 
   private onHubMessage(m: HubMessage): void {

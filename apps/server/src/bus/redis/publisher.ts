@@ -196,6 +196,11 @@ export class RedisStreamPublisher implements StreamPublisher {
     return this.stateName;
   }
 
+  /** A getter, so TypeScript does not narrow it away across awaits. */
+  private get isClosed(): boolean {
+    return this.stateName === 'closed';
+  }
+
   private get pendingCount(): number {
     return this.queue.length - this.qHead;
   }
@@ -307,7 +312,7 @@ export class RedisStreamPublisher implements StreamPublisher {
   }
 
   private async loop(): Promise<void> {
-    while (this.stateName !== 'closed') {
+    while (!this.isClosed) {
       let delay: number;
       try {
         delay = await this.step();
@@ -315,7 +320,7 @@ export class RedisStreamPublisher implements StreamPublisher {
         this.lastError = errorMessage(err);
         delay = this.o.retryMs;
       }
-      if (this.stateName === 'closed') break;
+      if (this.isClosed) break;
       await this.sleep(delay);
     }
   }

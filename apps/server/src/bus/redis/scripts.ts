@@ -68,6 +68,20 @@ local cur = redis.call('GET', KEYS[1])
 if cur ~= epoch then return {'EPOCH', cur or ''} end
 local p, token, liveMax, capS, capE, op = ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local n = tonumber(ARGV[8])
+-- Heads seen in this batch, and the hash writes, issued once per hash at the end.
+local heads, sets = {}, {}
+local function set(hash, field, value)
+  local x = sets[hash]
+  if not x then x = {}; sets[hash] = x end
+  x[#x + 1] = field
+  x[#x + 1] = value
+end
+local function flushSets()
+  for hash, x in pairs(sets) do
+    -- chunks keep unpack() below Lua's stack limit
+    for i = 1, #x, 400 do redis.call('HSET', hash, unpack(x, i, math.min(i + 399, #x))) end
+  end
+end
 local done = 0
 for i = 0, n - 1 do
   local b = 9 + i * 5
@@ -75,25 +89,35 @@ for i = 0, n - 1 do
   local seq = tonumber(seqStr)
   local hk = p .. 'head:' .. ch
   local sk = p .. 's:' .. ch .. ':' .. key
-  local h = redis.call('HGET', hk, key)
-  local hseq, _, hep = parseHead(h)
-  if hep ~= epoch then
-    -- a stream from an older epoch: its history cannot serve resumes any more
-    if h then redis.call('DEL', sk) end
-    hseq = 0
+  local id = hk .. '|' .. key
+  local hseq = heads[id]
+  if hseq == nil then
+    local h = redis.call('HGET', hk, key)
+    local s, _, hep = parseHead(h)
+    hseq = s
+    if hep ~= epoch then
+      -- a stream from an older epoch: its history cannot serve resumes any more
+      if h then redis.call('DEL', sk) end
+      hseq = 0
+    end
   end
   if seq > hseq then
-    if seq ~= hseq + 1 then return {'GAP', done, ch, key, tostring(hseq)} end
+    if seq ~= hseq + 1 then
+      flushSets()
+      return {'GAP', done, ch, key, tostring(hseq)}
+    end
     local cap = capE
     if t == 's' then cap = capS end
     redis.call('XADD', sk, 'MAXLEN', op, cap, '*', 's', seqStr, 'e', epoch, 't', t, 'd', data, 'f', token)
     redis.call('XADD', p .. 'live:' .. ch, 'MAXLEN', op, liveMax, '*', 'k', key, 's', seqStr, 'e', epoch, 't', t, 'd', data, 'f', token)
-    redis.call('HSET', hk, key, seqStr .. '|' .. t .. '|' .. epoch)
-    if t == 's' then redis.call('HSET', p .. 'latest:' .. ch, key, seqStr .. '|' .. epoch .. '|' .. data) end
+    set(hk, key, seqStr .. '|' .. t .. '|' .. epoch)
+    if t == 's' then set(p .. 'latest:' .. ch, key, seqStr .. '|' .. epoch .. '|' .. data) end
+    hseq = seq
   end
+  heads[id] = hseq
   done = i + 1
 end
-return {'OK', done}
+flushSets()
 `,
 );
 

@@ -3,7 +3,7 @@
  * change is written to storage first and then applied to the running engine,
  * so a rule exists for the engine only once it is durable.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import {
   AlertEventsQuery,
   AlertEventsResponse,
@@ -21,20 +21,28 @@ import { errorResponses, type Owner } from './common.ts';
 
 const notFound = (id: string) => new AppError('NOT_FOUND', `No alert rule '${id}'.`, [{ path: 'params.id', issue: 'no such alert rule' }]);
 
-export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner): void {
+export interface AlertRouteOptions {
+  /** Runs before a rule is created (the per-user creation rate limit). */
+  beforeCreate?: preHandlerAsyncHookHandler;
+}
+
+export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner, opts: AlertRouteOptions = {}): void {
   const { repos, market, alertSink } = deps;
   const tags = ['alerts'];
 
-  app.get('/alerts/rules', { schema: { tags, summary: 'List your alert rules', response: { 200: AlertRulesResponse, ...errorResponses } } }, async () => {
-    const user = await owner();
+  app.get('/alerts/rules', { schema: { tags, summary: 'List your alert rules', response: { 200: AlertRulesResponse, ...errorResponses } } }, async (req) => {
+    const user = await owner(req);
     return { items: await repos.alertRules.list(user.id), next: null };
   });
 
   app.post<{ Body: AlertRuleCreate }>(
     '/alerts/rules',
-    { schema: { tags, summary: 'Create an alert rule', body: AlertRuleCreate, response: { 201: AlertRule, ...errorResponses } } },
+    {
+      schema: { tags, summary: 'Create an alert rule', body: AlertRuleCreate, response: { 201: AlertRule, ...errorResponses } },
+      ...(opts.beforeCreate ? { preHandler: opts.beforeCreate } : {}),
+    },
     async (req, reply) => {
-      const user = await owner();
+      const user = await owner(req);
       const ref = await resolveSymbol(market, repos, req.body.symbol, 'body.symbol');
       const rule = await repos.alertRules.create(user.id, { ...req.body, symbol: ref.symbol });
       alertSink.upsert(rule);
@@ -43,7 +51,7 @@ export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner): 
   );
 
   app.get<{ Params: IdParams }>('/alerts/rules/:id', { schema: { tags, summary: 'One alert rule', params: IdParams, response: { 200: AlertRule, ...errorResponses } } }, async (req) => {
-    const user = await owner();
+    const user = await owner(req);
     const rule = await repos.alertRules.get(user.id, req.params.id);
     if (!rule) throw notFound(req.params.id);
     return rule;
@@ -53,7 +61,7 @@ export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner): 
     '/alerts/rules/:id',
     { schema: { tags, summary: 'Change an alert rule', params: IdParams, body: AlertRuleUpdate, response: { 200: AlertRule, ...errorResponses } } },
     async (req) => {
-      const user = await owner();
+      const user = await owner(req);
       const patch = { ...req.body };
       if (patch.symbol !== undefined) patch.symbol = (await resolveSymbol(market, repos, patch.symbol, 'body.symbol')).symbol;
       const rule = await repos.alertRules.update(user.id, req.params.id, patch);
@@ -67,7 +75,7 @@ export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner): 
     '/alerts/rules/:id',
     { schema: { tags, summary: 'Delete an alert rule', params: IdParams, response: { 204: { type: 'null', description: 'deleted' }, ...errorResponses } } },
     async (req, reply) => {
-      const user = await owner();
+      const user = await owner(req);
       if (!(await repos.alertRules.remove(user.id, req.params.id))) throw notFound(req.params.id);
       alertSink.remove(req.params.id);
       return reply.code(204).send();
@@ -78,7 +86,7 @@ export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner): 
     '/alerts/events',
     { schema: { tags, summary: 'Fired alerts, newest first (cursor pagination)', querystring: AlertEventsQuery, response: { 200: AlertEventsResponse, ...errorResponses } } },
     async (req) => {
-      const user = await owner();
+      const user = await owner(req);
       const q = req.query;
       const page = await repos.alertEvents.list(user.id, {
         limit: q.limit ?? DEFAULT_PAGE,

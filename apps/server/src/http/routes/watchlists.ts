@@ -21,8 +21,8 @@ export function watchlistRoutes(app: FastifyInstance, deps: AppDeps, owner: Owne
     return out;
   }
 
-  app.get('/watchlists', { schema: { tags, summary: 'List your watchlists', response: { 200: WatchlistsResponse, ...errorResponses } } }, async () => {
-    const user = await owner();
+  app.get('/watchlists', { schema: { tags, summary: 'List your watchlists', response: { 200: WatchlistsResponse, ...errorResponses } } }, async (req) => {
+    const user = await owner(req);
     return { items: await repos.watchlists.list(user.id), next: null };
   });
 
@@ -30,7 +30,7 @@ export function watchlistRoutes(app: FastifyInstance, deps: AppDeps, owner: Owne
     '/watchlists',
     { schema: { tags, summary: 'Create a watchlist', body: WatchlistCreate, response: { 201: Watchlist, ...errorResponses } } },
     async (req, reply) => {
-      const user = await owner();
+      const user = await owner(req);
       const symbols = await knownSymbols(req.body.symbols);
       const wl = await repos.watchlists.create(user.id, { name: req.body.name, symbols: symbols ?? [] });
       return reply.code(201).send(wl);
@@ -38,7 +38,7 @@ export function watchlistRoutes(app: FastifyInstance, deps: AppDeps, owner: Owne
   );
 
   app.get<{ Params: IdParams }>('/watchlists/:id', { schema: { tags, summary: 'One watchlist', params: IdParams, response: { 200: Watchlist, ...errorResponses } } }, async (req) => {
-    const user = await owner();
+    const user = await owner(req);
     const wl = await repos.watchlists.get(user.id, req.params.id);
     if (!wl) throw notFound(req.params.id);
     return wl;
@@ -48,7 +48,7 @@ export function watchlistRoutes(app: FastifyInstance, deps: AppDeps, owner: Owne
     '/watchlists/:id',
     { schema: { tags, summary: 'Rename a watchlist or replace its symbols', params: IdParams, body: WatchlistUpdate, response: { 200: Watchlist, ...errorResponses } } },
     async (req) => {
-      const user = await owner();
+      const user = await owner(req);
       const patch: WatchlistUpdate = { ...req.body };
       if (patch.symbols !== undefined) patch.symbols = await knownSymbols(patch.symbols);
       const wl = await repos.watchlists.update(user.id, req.params.id, patch);
@@ -61,7 +61,7 @@ export function watchlistRoutes(app: FastifyInstance, deps: AppDeps, owner: Owne
     '/watchlists/:id',
     { schema: { tags, summary: 'Delete a watchlist', params: IdParams, response: { 204: { type: 'null', description: 'deleted' }, ...errorResponses } } },
     async (req, reply) => {
-      const user = await owner();
+      const user = await owner(req);
       if (!(await repos.watchlists.remove(user.id, req.params.id))) throw notFound(req.params.id);
       return reply.code(204).send();
     },

@@ -1,0 +1,2 @@
+export * from './leader-lock.ts';
+export * from './elected-publisher.ts';

@@ -1,0 +1,35 @@
+import { RedisBus, RedisStreamPublisher } from '../src/bus/index.ts';
+import { deletePrefix, testRedisUrl, uniquePrefix } from '../../../test/helpers/redis.ts';
+import { startFaultProxy } from '../../../test/helpers/fault-proxy.ts';
+import { makeTrade, makeQuote } from './ws-test-helpers.ts';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+it('debug', async () => {
+  const target = new URL(testRedisUrl());
+  const proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port || 6379) } });
+  const prefix = uniquePrefix('dbg');
+  const pub = new RedisStreamPublisher({ url: testRedisUrl(), prefix, liveMaxLen: 20, historyEvents: 1000, historyState: 1000, trim: 'exact' });
+  await pub.activate();
+  const log: any[] = [];
+  const b = new RedisBus({ url: proxy.url('redis'), prefix, blockMs: 200, socketTimeoutMs: 600, maxRetryDelayMs: 100, log: { info: (o, m) => log.push([Date.now() % 100000, m, o]), warn: (o, m) => log.push([Date.now() % 100000, m, o]), error: (o, m) => log.push([Date.now() % 100000, m, o]) } }).start();
+  await b.waitReady();
+  const got: any[] = [];
+  b.subscribe((m) => got.push(m));
+  pub.publish('market', 'QUIET', 'state', makeQuote('QUIET', 1));
+  for (let n = 1; n <= 3; n++) pub.publish('market', 'VNM:trades', 'event', makeTrade('VNM', n));
+  await sleep(200);
+  const t0 = Date.now();
+  proxy.blackhole(true);
+  while (b.ready()) await sleep(10);
+  console.log('not ready after', Date.now() - t0);
+  pub.publish('market', 'QUIET', 'state', makeQuote('QUIET', 2));
+  for (let n = 4; n <= 200; n++) pub.publish('market', 'VNM:trades', 'event', makeTrade('VNM', n));
+  await pub.drained();
+  proxy.blackhole(false);
+  const t1 = Date.now();
+  for (let i = 0; i < 60; i++) { await sleep(100); if (b.ready()) break; }
+  console.log('ready after', Date.now() - t1, b.status());
+  await sleep(500);
+  console.log(got.length, got.map((m) => m.key + '/' + m.seq).join(' '));
+  console.log(JSON.stringify(log, null, 0));
+  await b.close(); await pub.close(); await proxy.close(); await deletePrefix(testRedisUrl(), prefix);
+});

@@ -1,0 +1,12 @@
+import WebSocket from 'ws';
+import { FakeSsiServer, FAKE_SSI_ID, FAKE_SSI_SECRET } from '/work/main/test/fakes/ssi-server.ts';
+const fake = await FakeSsiServer.start();
+const tok = await (await fetch(fake.restUrl + 'api/v2/Market/AccessToken', { method: 'POST', headers: {'content-type':'application/json'}, body: JSON.stringify({consumerID: FAKE_SSI_ID, consumerSecret: FAKE_SSI_SECRET})})).json();
+const h = { authorization: 'Bearer ' + tok.data.accessToken };
+const cd = JSON.stringify([{name:'FcMarketDataV2Hub'}]);
+const neg = await (await fetch(fake.streamUrl + 'v2.0/signalr/negotiate?clientProtocol=1.5&connectionData=' + encodeURIComponent(cd), { headers: h })).json();
+console.log(neg.ConnectionToken);
+const ws = new WebSocket(fake.streamUrl.replace('http','ws') + 'v2.0/signalr/connect?transport=webSockets&clientProtocol=1.5&connectionToken=' + encodeURIComponent(neg.ConnectionToken) + '&connectionData=' + encodeURIComponent(cd), { headers: h });
+ws.on('message', (d) => console.log('msg', d.toString()));
+ws.on('open', () => { console.log('open'); ws.send(JSON.stringify({H:'FcMarketDataV2Hub', M:'SwitchChannels', A:['X-TRADE:ALL'], I: 0})); });
+setTimeout(async () => { ws.close(); await fake.close(); }, 1000);
