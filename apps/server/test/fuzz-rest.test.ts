@@ -64,7 +64,14 @@ const HOSTILE = [
 
 /** Pre-encoded values go into URLs as they are; everything else is percent-encoded. */
 const RAW_URL = new Set(['%00', '%zz', '%2e%2e%2f']);
-const seg = (s: string) => (RAW_URL.has(s) ? s : encodeURIComponent(s));
+const seg = (s: string) => {
+  if (RAW_URL.has(s)) return s;
+  try {
+    return encodeURIComponent(s);
+  } catch {
+    return '%ED%A0%80'; // a lone surrogate cannot be encoded: send its (invalid UTF-8) bytes instead
+  }
+};
 
 const textArb = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...HOSTILE) },
@@ -279,7 +286,7 @@ describe(`REST fuzz (${RUNS} requests, seed ${SEED})`, () => {
       const rule = (await f.as(u, 'POST', '/api/alerts/rules', { symbol: 'VNM', kind: 'price_above', threshold: 1 })).json();
       ctx.ids.push(wl.id, rule.id);
     }
-    await mintSessions(users);
+    await mintSessions(users.map((u) => ({ id: u.userId, username: u.username })));
   });
   afterAll(() => f?.close());
 

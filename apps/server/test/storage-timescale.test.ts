@@ -39,11 +39,15 @@ class FakeTimescaleDb implements Db {
   readonly kind = 'postgres' as const;
   constructor(
     private readonly inner: Db,
-    private readonly env: { preload: string; installed: boolean; hypertables: string[]; ran: string[] },
+    private readonly env: { preload: string | Error; installed: boolean; hypertables: string[]; ran: string[] },
   ) {}
   async query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }> {
     if (sql.includes('pg_available_extensions')) {
-      return { rows: [{ available: true, installed: this.env.installed, preload: this.env.preload }] as T[] };
+      return { rows: [{ available: true, installed: this.env.installed }] as T[] };
+    }
+    if (sql.includes('shared_preload_libraries')) {
+      if (this.env.preload instanceof Error) throw this.env.preload;
+      return { rows: [{ preload: this.env.preload }] as T[] };
     }
     if (sql.includes('timescaledb_information.hypertables')) return { rows: this.env.hypertables.map((name) => ({ name })) as T[] };
     return this.inner.query<T>(sql, params);
@@ -108,6 +112,14 @@ describe('migrate with TimescaleDB', () => {
     const env = { preload: 'pg_stat_statements', installed: false, hypertables: [], ran: [] as string[] };
     const fake = new FakeTimescaleDb(st.db, env);
     expect(await detectTimescale(fake)).toMatchObject({ usable: false, reason: expect.stringContaining('shared_preload_libraries') });
+    expect((await migrate(fake)).timescale).toBe(false);
+    expect(env.ran).toEqual([]);
+  });
+
+  it('treats an unreadable shared_preload_libraries (unprivileged role, PG 15+) as not usable instead of failing migrate', async () => {
+    const env = { preload: new Error('permission denied to examine "shared_preload_libraries"'), installed: false, hypertables: [], ran: [] as string[] };
+    const fake = new FakeTimescaleDb(st.db, env);
+    expect(await detectTimescale(fake)).toMatchObject({ usable: false, reason: expect.stringContaining('not readable') });
     expect((await migrate(fake)).timescale).toBe(false);
     expect(env.ran).toEqual([]);
   });

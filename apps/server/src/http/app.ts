@@ -92,6 +92,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
     exposedHeaders: ['x-request-id', 'retry-after'],
     maxAge: 600,
+    // A bare OPTIONS (no Origin / Access-Control-Request-Method) would otherwise get a text/plain 400 outside the error contract.
+    strictPreflight: false,
   });
 
   app.decorateRequest('principal', null);

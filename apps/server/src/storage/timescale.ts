@@ -34,16 +34,23 @@ export interface TimescaleSupport {
 }
 
 export async function detectTimescale(db: Db): Promise<TimescaleSupport> {
-  const { rows } = await db.query<{ available: boolean; installed: boolean; preload: string | null }>(
+  const { rows } = await db.query<{ available: boolean; installed: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS available,
-            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS installed,
-            current_setting('shared_preload_libraries', true) AS preload`,
+            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS installed`,
   );
   const r = rows[0]!;
   if (r.installed) return { usable: true, installed: true, reason: 'timescaledb installed' };
   if (!r.available) return { usable: false, installed: false, reason: 'timescaledb not available' };
   // CREATE EXTENSION fails unless the library is preloaded; treat that as absent, not as an error.
-  if (!(r.preload ?? '').split(',').some((s) => s.trim() === 'timescaledb')) {
+  // Reading the setting needs pg_read_all_settings on PostgreSQL 15+: an unprivileged
+  // role cannot create the extension either, so "cannot read" also means "not usable".
+  let preload: string | null;
+  try {
+    preload = (await db.query<{ preload: string | null }>(`SELECT current_setting('shared_preload_libraries', true) AS preload`)).rows[0]?.preload ?? null;
+  } catch {
+    return { usable: false, installed: false, reason: 'timescaledb available but shared_preload_libraries is not readable by this role' };
+  }
+  if (!(preload ?? '').split(',').some((s) => s.trim() === 'timescaledb')) {
     return { usable: false, installed: false, reason: 'timescaledb available but not in shared_preload_libraries' };
   }
   return { usable: true, installed: false, reason: 'timescaledb available' };
