@@ -342,7 +342,8 @@ try {
   const pct = (k: keyof typeof cpuBefore) => round(((cpuAfter[k] - cpuBefore[k]) / windowS) * 100, 0);
   const tasks = after.longTasks.filter(([start]) => start >= before.t);
   const frames = after.frames.filter((t) => t >= before.t);
-  const deltas = frames.slice(1).map((t, i) => t - frames[i]!);
+  // The gap still open when the window closed counts too (a long task right before the sample delays no recorded frame).
+  const deltas = [...frames.slice(1).map((t, i) => t - frames[i]!), after.t - (frames.at(-1) ?? before.t)];
   const dropped = deltas.reduce((n, d) => n + Math.max(0, Math.round(d / period) - 1), 0);
   const result = {
     bench: 'board-render',

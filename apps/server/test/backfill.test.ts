@@ -96,7 +96,7 @@ describe('backfill --feed ssi (PostgreSQL)', () => {
     const { rows } = await db.query<{ ts: Date; open: number; close: number; volume: number; value: number }>(
       "SELECT ts, open, close, volume, value FROM bars_1d WHERE symbol = 'BFVNM' ORDER BY ts LIMIT 1",
     );
-    expect(rows[0]!.ts.toISOString()).toBe(`${first.date.slice(0, 8)}${String(Number(first.date.slice(8)) - 1).padStart(2, '0')}T17:00:00.000Z`);
+    expect(rows[0]!.ts.getTime()).toBe(Date.parse(`${first.date}T00:00:00+07:00`));
     expect([rows[0]!.open, rows[0]!.close, rows[0]!.volume, rows[0]!.value]).toEqual([first.open, first.close, first.volume, first.value]);
 
     const summary = JSON.parse(r.out.trim()) as { rows: number; stored: number; pages: number; interrupted: boolean };
@@ -276,7 +276,7 @@ describe('backfill --feed alpaca (PGlite)', () => {
       } finally {
         await db.close();
       }
-      const refused = await backfill(['--feed', 'alpaca', '--from', '2024-06-03', '--to', '2024-06-28', '--symbols', 'BFSPY'], { ...env, ALPACA_SECRET_KEY: 'nope' });
+      const refused = await backfill(['--feed', 'alpaca', '--from', '2024-06-03', '--to', '2024-06-28', '--symbols', 'BFSPY', '--fresh'], { ...env, ALPACA_SECRET_KEY: 'nope' });
       expect(refused.code).toBe(1);
       expect(refused.err).toMatch(/HTTP 401.*check the credentials/);
     } finally {

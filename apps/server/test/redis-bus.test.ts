@@ -206,6 +206,43 @@ describe('RedisStreamPublisher + RedisBus', () => {
     expect(await b.head('market', 'FPT')).toEqual({ seq: 1, epoch: p1.epoch });
   });
 
+  it('starts a new epoch when Redis lost part of a stream (head behind the publisher)', async () => {
+    const reasons: string[] = [];
+    const pub = publisher({ onEpoch: (_e, r) => reasons.push(r) });
+    await pub.activate();
+    for (let n = 1; n <= 3; n++) pub.publish('market', 'VNM:trades', 'event', makeTrade('VNM', n));
+    pub.publish('market', 'VNM', 'state', makeQuote('VNM', 1));
+    expect(await pub.drained()).toBe(true);
+    const old = pub.epoch;
+    const r = redisClient(url);
+    cleanups.push(async () => r.disconnect());
+    await r.hdel(redisBusKeys(prefix).head('market'), 'VNM:trades'); // e.g. evicted under memory pressure
+    pub.publish('market', 'VNM:trades', 'event', makeTrade('VNM', 4));
+    await waitFor(() => pub.epoch !== old && pub.status().buffered === 0, 'new epoch');
+    expect(reasons).toEqual(['first', 'gap']);
+    const b = await bus();
+    expect(await b.head('market', 'VNM:trades')).toEqual({ seq: 1, epoch: pub.epoch });
+    expect((await b.recent('market', 'VNM:trades', 10)).map((m) => m.data)).toEqual([makeTrade('VNM', 4)]);
+    expect(await b.latest('market', 'VNM')).toMatchObject({ seq: 1, epoch: pub.epoch });
+  });
+
+  it('stands by when another publisher replaced the epoch under it', async () => {
+    const fenced: string[] = [];
+    const pub = publisher({ onFenced: (h) => fenced.push(h) });
+    await pub.activate();
+    pub.publish('market', 'VNM', 'state', makeQuote('VNM', 1));
+    expect(await pub.drained()).toBe(true);
+    const r = redisClient(url);
+    cleanups.push(async () => r.disconnect());
+    await r.set(redisBusKeys(prefix).epoch, 'someone-else');
+    pub.publish('market', 'VNM', 'state', makeQuote('VNM', 2));
+    await waitFor(() => fenced.length === 1, 'fenced');
+    expect(fenced).toEqual(['someone-else']);
+    expect(pub.status()).toMatchObject({ state: 'standby', buffered: 0 });
+    const b = await bus();
+    expect(await b.head('market', 'VNM')).toMatchObject({ seq: 1 });
+  });
+
   it('skips malformed live entries without stopping the reader', async () => {
     const pub = publisher();
     await pub.activate();

@@ -75,6 +75,16 @@ describe('error contract with accounts on', () => {
     }
   });
 
+  it('NUL characters (which PostgreSQL text cannot hold) are a 400, wherever they hide', async () => {
+    const nulCursor = Buffer.from(JSON.stringify([1740965400000, 'a\u0000b'])).toString('base64url');
+    contract(await f.as(null, 'POST', '/api/auth/login', { username: 'a\u0000b', password: 'whatever!' }), 400, 'VALIDATION_FAILED');
+    contract(await f.as(alice, 'POST', '/api/watchlists', { name: 'x\u0000' }), 400, 'VALIDATION_FAILED');
+    contract(await f.as(alice, 'GET', '/api/watchlists/a%00b'), 400, 'VALIDATION_FAILED');
+    contract(await f.as(null, 'GET', '/api/symbols?q=%00'), 400, 'VALIDATION_FAILED');
+    contract(await f.as(null, 'GET', `/api/trades/FPT?before=${nulCursor}`), 400, 'VALIDATION_FAILED');
+    contract(await f.as(alice, 'GET', `/api/alerts/events?before=${nulCursor}`), 400, 'VALIDATION_FAILED');
+  });
+
   it('every response carries X-Request-ID, and every request-scoped log line its request_id, without credentials', async () => {
     lines.length = 0;
     const id = 'sec-log-check-1';

@@ -9,7 +9,7 @@ import type { RedisStreamPublisher } from '../bus/redis/publisher.ts';
 import { LeaderLock, type LeaderLockOptions, type LostReason } from './leader-lock.ts';
 
 export interface ElectedPublisherOptions {
-  lock: Omit<LeaderLockOptions, 'onElected' | 'onLost'>;
+  lock: Omit<LeaderLockOptions, 'onElected' | 'onLost' | 'onStandby'>;
   publisher: RedisStreamPublisher;
   /** Leadership changes (for logs, readiness, metrics). */
   onChange?: (leading: boolean, reason?: LostReason) => void;
@@ -31,6 +31,10 @@ export class ElectedPublisher {
       onLost: (reason) => {
         this.publisher.deactivate(reason === 'taken' ? 'drop' : 'hold');
         opts.onChange?.(false, reason);
+      },
+      // A queue held after a lapsed lease is moot once another collector leads: it publishes that period.
+      onStandby: () => {
+        if (this.publisher.state === 'suspended') this.publisher.deactivate('drop');
       },
     });
   }

@@ -41,6 +41,8 @@ export interface LeaderLockOptions {
   drift?: number;
   onElected?: (fence: Fence) => void;
   onLost?: (reason: LostReason) => void;
+  /** A campaign found the lock held by someone else (once per new holder): this process is a standby. */
+  onStandby?: (holder: string) => void;
   log?: BusLogger;
 }
 
@@ -55,7 +57,10 @@ export interface LeaderLockStatus {
   lastError: string | null;
 }
 
-const ACQUIRE = `return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0`;
+/** 1 acquired, otherwise the current holder. */
+const ACQUIRE = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return redis.call('GET', KEYS[1])`;
 /** 1 extended, 0 the key is gone, -1 someone else holds it. */
 const RENEW = `
 local v = redis.call('GET', KEYS[1])
@@ -74,6 +79,8 @@ export class LeaderLock implements FenceProvider {
   private readonly log: BusLogger;
   private readonly onElected?: (fence: Fence) => void;
   private readonly onLost?: (reason: LostReason) => void;
+  private readonly onStandby?: (holder: string) => void;
+  private lastHolder: string | null = null;
 
   private token: string | null = null;
   /** performance.now() until which the lease is valid locally. */
@@ -98,6 +105,7 @@ export class LeaderLock implements FenceProvider {
     this.log = opts.log ?? silentLogger;
     this.onElected = opts.onElected;
     this.onLost = opts.onLost;
+    this.onStandby = opts.onStandby;
     // Renewals must not wait behind a slow command: a socket timeout below the ttl.
     this.redis = createRedisClient({ socketTimeoutMs: Math.max(200, Math.floor(this.ttlMs / 2)), ...opts.redis }, `st-leader-${opts.id}`, (err) => {
       this.lastError = err.message;
@@ -176,8 +184,16 @@ export class LeaderLock implements FenceProvider {
     if (this.redis.status !== 'ready') return;
     const token = `${this.id}:${randomBytes(8).toString('hex')}`;
     const sentAt = performance.now();
-    const ok = await this.redis.eval(ACQUIRE, 1, this.key, token, this.ttlMs);
-    if (ok !== 1 || !this.running) return;
+    const r = await this.redis.eval(ACQUIRE, 1, this.key, token, this.ttlMs);
+    if (!this.running) return;
+    if (r !== 1) {
+      if (typeof r === 'string' && r !== this.lastHolder) {
+        this.lastHolder = r;
+        this.onStandby?.(r);
+      }
+      return;
+    }
+    this.lastHolder = null;
     this.token = token;
     this.extend(sentAt);
     this.elections++;

@@ -27,6 +27,7 @@ export function decodeCursor(cursor: string, path = 'query.before'): CursorPos {
   }
   if (!Array.isArray(v) || v.length !== 2) throw invalid();
   const [ts, id] = v as [unknown, unknown];
-  if (typeof ts !== 'number' || !Number.isFinite(ts) || Math.abs(ts) > MAX_TS || typeof id !== 'string' || id.length > 128) throw invalid();
+  // A NUL cannot be sent to PostgreSQL as text: refused here rather than failing the query.
+  if (typeof ts !== 'number' || !Number.isFinite(ts) || Math.abs(ts) > MAX_TS || typeof id !== 'string' || id.length > 128 || id.includes('\u0000')) throw invalid();
   return { ts, id };
 }

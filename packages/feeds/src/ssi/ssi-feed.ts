@@ -181,11 +181,16 @@ export class SsiFeed implements Feed {
   private async run(): Promise<void> {
     this.scheduleDailyReference();
     let everConnected = false;
+    let referenceTried = false;
     while (!this.stopped) {
       let reason: string;
       try {
         await this.tokens.get();
-        if (this.o.referenceData !== false && this.referenceDate === null) await this.loadReference();
+        // Once before the first connection; after that the daily check retries (a slow REST API must not delay reconnects).
+        if (this.o.referenceData !== false && !referenceTried) {
+          referenceTried = true;
+          await this.loadReference();
+        }
         if (this.stopped) break;
         const { lost } = await this.connect();
         if (everConnected) this.health.reconnects += 1;

@@ -245,7 +245,11 @@ export class RedisStreamPublisher implements StreamPublisher {
   deactivate(mode: 'hold' | 'drop'): void {
     if (this.stateName === 'closed') return;
     this.stateName = mode === 'hold' ? 'suspended' : 'standby';
-    if (mode === 'drop') this.dropQueue();
+    if (mode === 'drop') {
+      this.dropQueue();
+      // Whatever this queue lost, another leader covered: no reason for a new epoch any more.
+      this.rolloverPending = null;
+    }
     this.settleActivation(new Error(`publisher deactivated (${mode})`));
   }
 
@@ -317,7 +321,10 @@ export class RedisStreamPublisher implements StreamPublisher {
       try {
         delay = await this.step();
       } catch (err) {
-        this.lastError = errorMessage(err);
+        const message = errorMessage(err);
+        // Once per distinct error: an outage retries every retryMs and must not flood the log.
+        if (message !== this.lastError) this.log.warn({ err: message, state: this.stateName }, 'redis bus: publisher error; retrying');
+        this.lastError = message;
         delay = this.o.retryMs;
       }
       if (this.isClosed) break;

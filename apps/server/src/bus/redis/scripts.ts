@@ -118,6 +118,7 @@ for i = 0, n - 1 do
   done = i + 1
 end
 flushSets()
+return {'OK', done}
 `,
 );
 
