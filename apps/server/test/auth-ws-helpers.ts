@@ -19,7 +19,14 @@ export class Client {
   readonly messages: Msg[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   constructor(readonly ws: WebSocket) {
-    ws.on('message', (d) => this.messages.push(JSON.parse(d.toString())));
+    ws.on('message', (d) => {
+      const text = d.toString();
+      try {
+        this.messages.push(JSON.parse(text));
+      } catch {
+        this.messages.push({ type: '__not_json__', raw: text.slice(0, 200) } as unknown as Msg);
+      }
+    });
     ws.on('error', () => {});
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }

@@ -113,8 +113,14 @@ function bodyArb(name: string, ctx: Ctx): fc.Arbitrary<unknown> {
   const withExtra = <T extends object>(a: fc.Arbitrary<T>) => fc.tuple(a, extra).map(([o, x]) => (x ? { ...o, ...x } : o));
   switch (name) {
     case 'alertRuleCreate':
-    case 'alertRuleUpdate':
-      return withExtra(
+    case 'alertRuleUpdate': {
+      const plausible = fc.record({
+        symbol: fc.constantFrom(...SYMBOLS),
+        kind: fc.constantFrom(...ALERT_KINDS),
+        threshold: fc.integer({ min: 0, max: 200_000 }),
+        cooldownMs: fc.integer({ min: 0, max: 86_400_000 }),
+      });
+      const hostile = withExtra(
         fc.record(
           {
             symbol: symbolArb,
@@ -128,9 +134,14 @@ function bodyArb(name: string, ctx: Ctx): fc.Arbitrary<unknown> {
           { requiredKeys: name === 'alertRuleCreate' ? ['symbol', 'kind', 'threshold'] : [] },
         ),
       );
+      return fc.oneof({ weight: 1, arbitrary: plausible }, { weight: 2, arbitrary: hostile });
+    }
     case 'watchlistCreate':
     case 'watchlistUpdate':
-      return withExtra(fc.record({ name: textArb, symbols: fc.oneof(fc.array(symbolArb, { maxLength: 8 }), textArb, fc.constant(Array(250).fill('FPT'))) }, { requiredKeys: [] }));
+      return fc.oneof(
+        { weight: 1, arbitrary: fc.record({ name: fc.stringMatching(/^[A-Za-z ]{1,20}$/), symbols: fc.subarray([...SYMBOLS]) }) },
+        { weight: 2, arbitrary: withExtra(fc.record({ name: textArb, symbols: fc.oneof(fc.array(symbolArb, { maxLength: 8 }), textArb, fc.constant(Array(250).fill('FPT'))) }, { requiredKeys: [] })) },
+      );
     case 'authRegister':
     case 'authLogin':
       return withExtra(
@@ -182,11 +193,8 @@ function requestArb(ctx: Ctx): fc.Arbitrary<Req> {
     fc.constantFrom(...ctx.cookies),
     fc.constantFrom(`__Secure-st_refresh=${'A'.repeat(43)}`, 'st_refresh=x', '__Secure-st_refresh=', 'a=b; __Secure-st_refresh="quoted"', '='.repeat(50)),
   );
-  const ipArb = fc.oneof(
-    fc.constantFrom('127.0.0.1', '10.0.0.1', '10.0.0.2', '::1'),
-    fc.ipV4(),
-    fc.ipV6(),
-  );
+  // A few busy addresses (their rate limits engage) and many one-off ones (requests reach the handlers).
+  const ipArb = fc.oneof({ weight: 2, arbitrary: fc.constantFrom('127.0.0.1', '10.0.0.1', '10.0.0.2', '::1') }, { weight: 2, arbitrary: fc.ipV4() }, { weight: 1, arbitrary: fc.ipV6() });
   const ctArb = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'APPLICATION/JSON', 'application/json; charset=latin1');
   return fc
     .record({

@@ -179,7 +179,8 @@ describe('AlpacaFeed: error codes', () => {
   });
 
   it('406 connection limit: backs off long instead of hammering, connects once the slot is free', async () => {
-    const h = await harness({}, {}, false);
+    // A long wait (1.5 s) against a 20 ms normal backoff: the difference shows whichever the feed used.
+    const h = await harness({}, { connectionLimitBackoffMs: 1_500 }, false);
     const other = await occupySlot(h.fake);
     void h.feed.start((ev) => h.events.push(ev));
     await h.fake.waitFor(() => h.fake.sessions.length === 2, 'refused attempt');

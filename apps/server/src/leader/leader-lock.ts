@@ -143,7 +143,10 @@ export class LeaderLock implements FenceProvider {
 
   /** Stops; releases the lock when held (compare-and-delete, so never someone else's). */
   async stop(): Promise<void> {
-    if (!this.running) return;
+    if (!this.running) {
+      await closeClient(this.redis);
+      return;
+    }
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

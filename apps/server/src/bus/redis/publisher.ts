@@ -233,6 +233,7 @@ export class RedisStreamPublisher implements StreamPublisher {
     this.heldUntil = this.queue.length;
     this.stateName = 'activating';
     const p = new Promise<void>((resolve, reject) => this.activationWaiters.push({ resolve, reject }));
+    p.catch(() => {}); // a caller that does not await activation must not cause an unhandled rejection
     this.kick();
     return p;
   }
@@ -337,12 +338,9 @@ export class RedisStreamPublisher implements StreamPublisher {
     if (this.stateName === 'activating' || this.stateName === 'leading') {
       if (this.redis.status !== 'ready') return Infinity; // the 'ready' event kicks
       const fence = this.fence();
-      if (fence === undefined) {
-        this.lastError = 'lease not valid';
-        this.stateName = 'suspended';
-        this.settleActivation(new Error('lease not valid'));
-        return Infinity;
-      }
+      // Lease not valid right now: send nothing. Either the lock confirms a late
+      // renewal and we go on, or it reports the loss and deactivates us.
+      if (fence === undefined) return this.o.retryMs;
       if (this.stateName === 'activating') {
         await this.sync(fence);
         return 0;

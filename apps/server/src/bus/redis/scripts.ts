@@ -96,8 +96,8 @@ for i = 0, n - 1 do
     local s, _, hep = parseHead(h)
     hseq = s
     if hep ~= epoch then
-      -- a stream from an older epoch: its history cannot serve resumes any more
-      if h then redis.call('DEL', sk) end
+      -- new in this epoch: whatever history exists is from an older one (or orphaned) and cannot serve resumes
+      redis.call('DEL', sk)
       hseq = 0
     end
   end
