@@ -5,6 +5,7 @@
  * CORS) live here too; the database reachability refusal happens where the
  * database is opened (roles), because it needs I/O.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KNOWN_DEFAULT_SECRETS, MIN_SECRET_CHARS, secretProblem, urlPasswordProblem } from './auth/secrets.ts';
@@ -57,7 +58,10 @@ export interface Config {
   /** Allowed cross-origin callers (REST CORS and the WS origin check); `*` only outside production. */
   corsOrigins: string[];
   trustProxy: TrustProxy;
+  /** Worker processes of the `api` role (node:cluster); 1 = no fork. */
   webConcurrency: number;
+  /** The collector and api roles (docs/scaling.md). */
+  scale: ScaleSettings;
   ws: {
     maxConnectionsPerIp: number;
     maxFrameBytes: number;
@@ -71,6 +75,29 @@ export interface Config {
   webDist: string;
   shutdownTimeoutMs: number;
 }
+
+export interface ScaleSettings {
+  /** Key prefix of everything the deployment keeps in Redis (bus, leader lock, live view). */
+  redisPrefix: string;
+  /** Resume window of the Redis bus: messages kept per state / event stream. */
+  busHistoryState: number;
+  busHistoryEvents: number;
+  /** Bus entries older than this are trimmed (latest states stay); 0 keeps them until the count limit. */
+  busMaxAgeMs: number;
+  /** Collector leader lease, and how often the leader renews it (standbys retry at the same period). */
+  leaderTtlMs: number;
+  leaderRenewMs: number;
+  /** How often the collector writes session summaries, open bars and its status for the api replicas. */
+  liveViewIntervalMs: number;
+  /** Full alert rule reload period of the collector (changes also arrive at once over Redis). */
+  alertRulesReloadMs: number;
+  /** Upper bound of the restart backoff of a crashed api worker. */
+  workerRestartMaxDelayMs: number;
+}
+
+/** Workers when WEB_CONCURRENCY is unset: one per CPU, at most 4 (each holds its own connections and Redis reader). */
+export const DEFAULT_MAX_WORKERS = 4;
+export const defaultWebConcurrency = (): number => Math.max(1, Math.min(os.availableParallelism(), DEFAULT_MAX_WORKERS));
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -216,6 +243,30 @@ function parseSpeed(r: Reader): number | 'max' {
   return n;
 }
 
+function parseScale(r: Reader, role: Role): ScaleSettings {
+  if (role !== 'all') {
+    // Both scaled-out roles share state through Redis and PostgreSQL; neither works embedded.
+    if (!r.raw('REDIS_URL')) r.problem('REDIS_URL', `is required for ROLE=${role} (the bus between collector and api replicas)`);
+    if (!r.raw('DATABASE_URL')) r.problem('DATABASE_URL', `is required for ROLE=${role} (PostgreSQL shared by collector and api replicas; embedded PGlite is for ROLE=all)`);
+  }
+  const redisPrefix = r.str('REDIS_PREFIX', 'st:');
+  if (!/^[A-Za-z0-9_:.-]{1,64}$/.test(redisPrefix)) r.problem('REDIS_PREFIX', `must be 1-64 characters of A-Z a-z 0-9 _ : . - (got '${redisPrefix}')`);
+  const leaderTtlMs = r.int('LEADER_TTL_MS', 5_000, 500, 600_000);
+  const leaderRenewMs = r.int('LEADER_RENEW_MS', Math.floor(leaderTtlMs / 3), 50, 600_000);
+  if (leaderRenewMs * 2 > leaderTtlMs) r.problem('LEADER_RENEW_MS', `must be at most half of LEADER_TTL_MS (${leaderTtlMs}), so one lost renewal does not cost the lease (got ${leaderRenewMs})`);
+  return {
+    redisPrefix,
+    busHistoryState: r.int('BUS_HISTORY_STATE', 200, 1, 1_000_000),
+    busHistoryEvents: r.int('BUS_HISTORY_EVENTS', 1_000, 1, 1_000_000),
+    busMaxAgeMs: r.int('BUS_MAX_AGE_MS', 15 * 60_000, 0, 7 * 86_400_000),
+    leaderTtlMs,
+    leaderRenewMs,
+    liveViewIntervalMs: r.int('LIVE_VIEW_INTERVAL_MS', 1_000, 50, 60_000),
+    alertRulesReloadMs: r.int('ALERT_RULES_RELOAD_MS', 60_000, 1_000, 86_400_000),
+    workerRestartMaxDelayMs: r.int('WORKER_RESTART_MAX_DELAY_MS', 10_000, 100, 600_000),
+  };
+}
+
 /**
  * Reads and validates the configuration. Throws ConfigError listing every
  * problem. `env` defaults to process.env; tests pass their own.
@@ -243,6 +294,10 @@ export function loadConfig(env: Env = process.env): Config {
     const secret = r.raw('ALPACA_SECRET_KEY');
     if (!id) r.problem('ALPACA_KEY_ID', 'is required when FEED=alpaca');
     if (!secret) r.problem('ALPACA_SECRET_KEY', 'is required when FEED=alpaca');
+    const tier = r.raw('ALPACA_FEED') ?? 'iex';
+    if (!['iex', 'sip', 'delayed_sip', 'test'].includes(tier)) r.problem('ALPACA_FEED', `must be iex, sip, delayed_sip or test (got '${tier}')`);
+    // The test feed streams FAKEPACA by itself; real feeds need to know what to subscribe.
+    if (tier !== 'test' && !r.raw('ALPACA_SYMBOLS')) r.problem('ALPACA_SYMBOLS', 'is required when FEED=alpaca (comma-separated symbols, e.g. AAPL,MSFT)');
     if (id && secret) alpaca = { keyId: id, secretKey: secret };
   }
 
@@ -302,7 +357,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     corsOrigins,
     trustProxy: parseTrustProxy(r),
-    webConcurrency: r.int('WEB_CONCURRENCY', 1, 1, 64),
+    webConcurrency: r.int('WEB_CONCURRENCY', defaultWebConcurrency(), 1, 64),
+    scale: parseScale(r, role),
     ws: {
       maxConnectionsPerIp: r.int('WS_MAX_CONNECTIONS_PER_IP', 50, 1, 100_000),
       maxFrameBytes: r.int('WS_MAX_FRAME_BYTES', 65_536, 256, 16 * 1024 * 1024),

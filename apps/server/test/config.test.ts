@@ -100,7 +100,9 @@ describe('loadConfig', () => {
   it('asks for vendor credentials only for the chosen feed', () => {
     expect(problemsOf({ FEED: 'simulator' })).toEqual([]);
     expect(problemsOf({ FEED: 'ssi' }).map((p) => p.split(':')[0])).toEqual(['SSI_CONSUMER_ID', 'SSI_CONSUMER_SECRET']);
-    expect(problemsOf({ FEED: 'alpaca', ALPACA_KEY_ID: 'k' }).map((p) => p.split(':')[0])).toEqual(['ALPACA_SECRET_KEY']);
+    expect(problemsOf({ FEED: 'alpaca', ALPACA_KEY_ID: 'k' }).map((p) => p.split(':')[0])).toEqual(['ALPACA_SECRET_KEY', 'ALPACA_SYMBOLS']);
+    expect(problemsOf({ FEED: 'alpaca', ALPACA_KEY_ID: 'k', ALPACA_SECRET_KEY: 's', ALPACA_FEED: 'test' })).toEqual([]);
+    expect(problemsOf({ FEED: 'alpaca', ALPACA_KEY_ID: 'k', ALPACA_SECRET_KEY: 's', ALPACA_FEED: 'nasdaq', ALPACA_SYMBOLS: 'AAPL' })[0]).toMatch(/^ALPACA_FEED: must be/);
     expect(problemsOf({ FEED: 'replay' }).map((p) => p.split(':')[0])).toEqual(['FEED_FILE']);
     expect(loadConfig({ FEED: 'ssi', SSI_CONSUMER_ID: 'id', SSI_CONSUMER_SECRET: 's' }).feed.ssi).toEqual({ consumerId: 'id', consumerSecret: 's' });
   });
@@ -117,7 +119,7 @@ describe('loadConfig', () => {
   });
 
   it('masks secrets when the configuration is logged', () => {
-    const c = loadConfig({ DATABASE_URL: 'postgres://user:hunter2@db/st', JWT_SECRET: GOOD_SECRET, FEED: 'alpaca', ALPACA_KEY_ID: 'AK', ALPACA_SECRET_KEY: 'sekret' });
+    const c = loadConfig({ DATABASE_URL: 'postgres://user:hunter2@db/st', JWT_SECRET: GOOD_SECRET, FEED: 'alpaca', ALPACA_KEY_ID: 'AK', ALPACA_SECRET_KEY: 'sekret', ALPACA_SYMBOLS: 'AAPL' });
     const text = JSON.stringify(redactConfig(c));
     expect(text).not.toContain('hunter2');
     expect(text).not.toContain(GOOD_SECRET);

@@ -58,6 +58,12 @@ function frameArb(keys: { own: string; other: string; stranger: string }, tokens
     },
     { requiredKeys: ['op'] },
   );
+  const plausible = fc.record({
+    op: fc.constant('subscribe'),
+    id: fc.string({ maxLength: 8 }),
+    symbols: fc.oneof(fc.constant(['*']), fc.subarray(['FPT', 'VNM', 'VNINDEX', 'top', keys.own], { minLength: 1 })),
+    trades: fc.boolean(),
+  });
   const unsubscribe = fc.record({ op: fc.constant('unsubscribe'), id, symbols: fc.oneof(fc.array(key, { maxLength: 6 }), fc.constant(['*'])) }, { requiredKeys: ['op'] });
   const ping = fc.record({ op: fc.constant('ping'), id }, { requiredKeys: ['op'] });
   const auth = fc.record({
@@ -68,7 +74,7 @@ function frameArb(keys: { own: string; other: string; stranger: string }, tokens
     ),
   });
   const json = fc.oneof(
-    { weight: 6, arbitrary: fc.oneof(subscribe, unsubscribe, ping, auth).map((o) => JSON.stringify(o)) },
+    { weight: 6, arbitrary: fc.oneof(subscribe, plausible, unsubscribe, ping, auth).map((o) => JSON.stringify(o)) },
     { weight: 1, arbitrary: fc.record({ op: fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.constant(null)) }).map((o) => JSON.stringify(o)) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? 'null') },
     { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('{', '{"op":', '[', 'null', '"ping"', '{"op":"ping"}}', '\u0000')) },
@@ -98,7 +104,7 @@ describe(`WebSocket fuzz (${RUNS} frames, seed ${SEED})`, () => {
   let bob: Session;
   let carol: Session;
   beforeAll(async () => {
-    e = await startWsEnv({}, { maxProtocolErrors: 1e9 });
+    e = await startWsEnv({ WS_MAX_CONNECTIONS_PER_IP: '50' }, { maxProtocolErrors: 1e9 });
     [alice, bob, carol] = [await e.f.signUp('alice'), await e.f.signUp('bob'), await e.f.signUp('carol')];
   });
   afterAll(() => e?.close());
@@ -130,6 +136,7 @@ describe(`WebSocket fuzz (${RUNS} frames, seed ${SEED})`, () => {
     const keys = { own: alertsKey(alice.userId), other: alertsKey(bob.userId), stranger: alertsKey(carol.userId) };
     const frames = fc.sample(frameArb(keys, { own: alice.token, other: bob.token }), { numRuns: RUNS, seed: SEED });
     const heaps: number[] = [];
+    const seen = new Map<string, number>();
     let sent = 0;
     try {
       for (let b = 0; b * BATCH < frames.length; b++) {
@@ -152,7 +159,10 @@ describe(`WebSocket fuzz (${RUNS} frames, seed ${SEED})`, () => {
           await Promise.race([c.next((m) => m.type === 'pong' && m.id === id, 10_000), c.closed]);
         }
         for (const [chan, s] of sockets) {
-          for (const m of s.messages) checkFrame(m, `/ws/${chan}`);
+          for (const m of s.messages) {
+            checkFrame(m, `/ws/${chan}`);
+            seen.set(m.type, (seen.get(m.type) ?? 0) + 1);
+          }
           if (chan === 'alerts') {
             const leaked = s.messages.filter((m) => (m.type === 'update' || m.type === 'snapshot') && m.key === keys.stranger);
             expect(leaked, 'carol never authenticated here').toEqual([]);
@@ -170,7 +180,11 @@ describe(`WebSocket fuzz (${RUNS} frames, seed ${SEED})`, () => {
     // Only documented closes: 4001 after a bad `auth` token.
     expect(closes.every((code) => code === 4001), `closes ${closes.join(',')}`).toBe(true);
     expect(reopened).toBeLessThan(RUNS / 20);
-    console.info(`fuzz-ws: ${sent} frames, seed ${SEED}, ${reopened} reopened after 4001, ${n} bus ticks`);
+    // The frames reached the protocol handlers: refusals, and accepted subscriptions with data.
+    expect(seen.get('error') ?? 0).toBeGreaterThan(RUNS * 0.3);
+    expect(seen.get('subscribed') ?? 0).toBeGreaterThan(RUNS * 0.005);
+    expect((seen.get('update') ?? 0) + (seen.get('snapshot') ?? 0)).toBeGreaterThan(0);
+    console.info(`fuzz-ws: ${sent} frames, seed ${SEED}, ${reopened} reopened after 4001, ${n} bus ticks, frames ${JSON.stringify(Object.fromEntries(seen))}`);
 
     // Healthy: a new connection subscribes and receives, the HTTP side answers.
     const fresh = await Client.open(e.url('/ws/market'));

@@ -163,6 +163,48 @@ describe('fencing', () => {
     expect(entries.map(([, f]) => f[f.indexOf('f') + 1])).toEqual([staleFence.token, b.lock.currentFence()!.token]);
   });
 
+  it('ElectedPublisher alone: a lease lost to a Redis outage is regained and the held queue goes out, nothing lost', async () => {
+    const target = new URL(testRedisUrl());
+    const proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port || 6379) } });
+    cleanups.push(() => proxy.close());
+    const publisher = new RedisStreamPublisher({ url: proxy.url('redis'), prefix, retryMs: 20, ...fast });
+    const changes: Array<boolean | LostReason> = [];
+    const ep = new ElectedPublisher({
+      publisher,
+      lock: { redis: { url: proxy.url('redis'), ...fast }, key: `${prefix}leader`, id: 'solo', ttlMs: TTL, renewMs: RENEW },
+      onChange: (leading, reason) => changes.push(leading || reason!),
+    });
+    cleanups.push(() => publisher.close());
+    cleanups.push(() => ep.stop());
+    ep.start();
+    await waitFor(() => ep.leading, 'leading');
+    const epoch = publisher.epoch;
+    let n = 0;
+    const timer = setInterval(() => {
+      n++;
+      publisher.publish('market', 'VNM:trades', 'event', makeTrade('VNM', n));
+    }, 5);
+    cleanups.push(async () => clearInterval(timer));
+    await sleep(50);
+    proxy.blackhole(true);
+    await waitFor(() => changes.includes('expired'), 'lease lost', TTL * 4);
+    expect(publisher.state).toBe('suspended');
+    await sleep(100);
+    proxy.blackhole(false);
+    await waitFor(() => ep.leading, 'leading again', 5_000);
+    clearInterval(timer);
+    expect(await publisher.drained()).toBe(true);
+
+    const bus = new RedisBus({ url: testRedisUrl(), prefix, blockMs: 100 }).start();
+    cleanups.push(() => bus.close());
+    const trades = await bus.recent('market', 'VNM:trades', 10_000);
+    expect(publisher.epoch).toBe(epoch);
+    expect(trades.map((m) => m.seq)).toEqual(trades.map((_, i) => i + 1));
+    // Every trade produced, including those queued while the lease was lost, in order.
+    expect(trades.map((m) => (m.data as { id: string }).id)).toEqual(Array.from({ length: n }, (_, i) => `VNM-${i + 1}`));
+    expect(changes.filter((c) => c === true)).toHaveLength(2);
+  });
+
   it('ElectedPublisher: the standby continues the same epoch and seqs when the leader is cut off', async () => {
     const target = new URL(testRedisUrl());
     const proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port || 6379) } });

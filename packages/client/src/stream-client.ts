@@ -235,6 +235,23 @@ export class StreamClient {
     return this.wildcard && !this.excluded.has(key);
   }
 
+  /**
+   * Sends a fresh token on the open connection. Call it after the access
+   * token was refreshed: the server closes an authenticated channel with 4001
+   * when the token it knows expires.
+   */
+  async reauthenticate(): Promise<void> {
+    const ws = this.ws;
+    if (!this.opts.token || !ws || ws.readyState !== OPEN) return;
+    let token: string | null = null;
+    try {
+      token = await this.opts.token();
+    } catch {
+      return;
+    }
+    if (token && this.ws === ws) this.send({ op: 'auth', token });
+  }
+
   /** After (re)connecting: authenticate, then replay the subscriptions with `since` for every known key. */
   private async resubscribe(): Promise<void> {
     const ws = this.ws;

@@ -71,7 +71,7 @@ export async function mergedBars(
   timeZone: string,
 ): Promise<Bar[]> {
   const stored = await repos.bars.range(symbol, interval, { ...range, limit });
-  const live = market.bars(symbol);
+  const live = await market.bars(symbol);
   const byTs = new Map<number, Bar>();
   for (const b of stored) byTs.set(b.ts, b);
   if (live.length > 0) {
@@ -91,7 +91,7 @@ export async function mergedBars(
           for (const b of await repos.bars.range(symbol, '1m', { from, to, limit: MAX_PAGE })) minutes.set(b.ts, b);
         }
         for (const b of live) if (b.ts >= start && b.ts < end) minutes.set(b.ts, b);
-        const merged = aggregateBars([...minutes.values()].sort((a, b) => a.ts - b.ts), interval, timeZone, market.now());
+        const merged = aggregateBars([...minutes.values()].sort((a, b) => a.ts - b.ts), interval, timeZone, await market.now());
         for (const m of merged) byTs.set(m.ts, m);
       }
     }

@@ -1,7 +1,7 @@
 /**
  * What the HTTP layer needs, injected by the role that builds it. Live data
- * comes from a `LiveMarket` (the engine in the `all` role; a bus-fed mirror in
- * the `api` role later), history from the storage repositories.
+ * comes from a `LiveMarket` (the engine in the `all` role; the shared state in
+ * Redis in the `api` role), history from the storage repositories.
  */
 import type { Registry } from 'prom-client';
 import type {
@@ -20,19 +20,25 @@ import type { EventLoopMonitor } from '../observability/event-loop.ts';
 import type { ReadinessCheck } from './readiness.ts';
 import type { AuthService } from '../auth/auth-service.ts';
 
-/** The read side of the market engine (a structural subset of MarketEngine). */
+/** A value, or a promise of it: the engine answers from memory, the api role's view from Redis. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * The read side of the market engine (MarketEngine satisfies it as is). The
+ * `api` role implements it over Redis (market-view/), hence the promises.
+ */
 export interface LiveMarket {
-  now(): number;
-  quote(symbol: string): QuoteState | undefined;
-  quotes(): QuoteState[];
-  reference(symbol: string): SymbolRef | undefined;
-  references(): SymbolRef[];
-  summary(symbol: string): { day: SessionSummary; phases: SessionSummary[] } | undefined;
+  now(): MaybePromise<number>;
+  quote(symbol: string): MaybePromise<QuoteState | undefined>;
+  quotes(): MaybePromise<QuoteState[]>;
+  reference(symbol: string): MaybePromise<SymbolRef | undefined>;
+  references(): MaybePromise<SymbolRef[]>;
+  summary(symbol: string): MaybePromise<{ day: SessionSummary; phases: SessionSummary[] } | undefined>;
   /** Closed 1m bars, oldest first, plus the open one last. */
-  bars(symbol: string): Bar[];
-  foreign(symbol: string): ForeignState | undefined;
-  foreignTop(n?: number): ForeignTop;
-  indices(): IndexState[];
+  bars(symbol: string): MaybePromise<Bar[]>;
+  foreign(symbol: string): MaybePromise<ForeignState | undefined>;
+  foreignTop(n?: number): MaybePromise<ForeignTop>;
+  indices(): MaybePromise<IndexState[]>;
 }
 
 /** Where alert rule changes go besides storage, so rules take effect at once. */
@@ -72,7 +78,7 @@ export interface AppDeps {
   market: LiveMarket;
   alertSink: AlertRuleSink;
   repos: Repositories;
-  feedStatus: () => FeedInfo;
+  feedStatus: () => MaybePromise<FeedInfo>;
   readiness: ReadinessCheck[];
   registry: Registry;
   eventLoop?: EventLoopMonitor;

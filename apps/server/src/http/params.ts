@@ -16,7 +16,7 @@ export const normalizeSymbol = (s: string) => s.trim().toUpperCase();
 
 export async function resolveSymbol(market: LiveMarket, repos: Repositories, raw: string, path = 'params.symbol'): Promise<SymbolRef> {
   const symbol = normalizeSymbol(raw);
-  const ref = market.reference(symbol) ?? (await repos.symbols.get(symbol));
+  const ref = (await market.reference(symbol)) ?? (await repos.symbols.get(symbol));
   if (!ref) throw new AppError('UNKNOWN_SYMBOL', `Unknown symbol '${symbol}'.`, [{ path, issue: `unknown symbol '${symbol}'` }]);
   return ref;
 }

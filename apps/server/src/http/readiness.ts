@@ -9,10 +9,18 @@ export interface CheckResult {
 export interface ReadinessCheck {
   name: string;
   run(): Promise<CheckResult>;
+  /**
+   * Reported, but a failure does not make the process unready: the process
+   * still does useful work without it (an api replica serves live data while
+   * PostgreSQL is down), and taking every replica out of rotation would be worse.
+   */
+  optional?: boolean;
 }
 export interface ReadinessReport {
   ready: boolean;
   checks: Record<string, CheckResult>;
+  /** Optional checks that failed. */
+  degraded: string[];
 }
 
 export async function runChecks(checks: readonly ReadinessCheck[], timeoutMs = 2_000): Promise<ReadinessReport> {
@@ -34,7 +42,12 @@ export async function runChecks(checks: readonly ReadinessCheck[], timeoutMs = 2
   );
   const out: Record<string, CheckResult> = {};
   for (const [name, r] of results) out[name] = r;
-  return { ready: results.every(([, r]) => r.ok), checks: out };
+  const failed = (i: number) => !results[i]![1].ok;
+  return {
+    ready: checks.every((c, i) => c.optional || !failed(i)),
+    checks: out,
+    degraded: checks.filter((c, i) => c.optional && failed(i)).map((c) => c.name),
+  };
 }
 
 export const databaseCheck = (db: { ping(): Promise<boolean> }): ReadinessCheck => ({
@@ -54,11 +67,19 @@ export const migrationsCheck = (status: () => Promise<{ current: number; expecte
   },
 });
 
-export const feedCheck = (status: () => { name: string; connected: boolean }): ReadinessCheck => ({
+export const feedCheck = (
+  status: () => { name: string; connected: boolean; state?: string; lastError?: string | null; lastMessageAgeMs?: number | null },
+): ReadinessCheck => ({
   name: 'feed',
   async run() {
     const s = status();
-    return s.connected ? { ok: true, detail: s.name } : { ok: false, detail: `feed '${s.name}' is not connected` };
+    if (s.connected) {
+      const age = typeof s.lastMessageAgeMs === 'number' ? `, last message ${Math.round(s.lastMessageAgeMs / 1000)} s ago` : '';
+      return { ok: true, detail: `${s.name}${s.state ? ` ${s.state}` : ''}${age}` };
+    }
+    // A vendor feed in state 'failed' has stopped for good (credentials, plan): say why.
+    const why = s.lastError ? `: ${s.lastError}` : '';
+    return { ok: false, detail: `feed '${s.name}' is not connected${s.state ? ` (${s.state})` : ''}${why}` };
   },
 });
 

@@ -74,7 +74,7 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     const writer = new StorageWriter(db, { registry, log });
     // Bounded: a database that stays down must not hang shutdown forever (unsaved rows are logged).
     cleanups.push(() => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.7) }));
-    const feed = opts.feed ?? createFeed(config.feed, clock);
+    const feed = opts.feed ?? createFeed(config.feed, clock, log);
     const collector = new Collector({ feed, engine, publisher: bus.publisher(), writer, clock, registry, log });
     collector.preload(await repos.symbols.list());
     const auth = createAuth(config, db, user.id, log);

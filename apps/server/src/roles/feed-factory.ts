@@ -1,29 +1,36 @@
 /**
- * Builds the configured feed adapter. Vendor adapters (SSI, Alpaca) are looked
- * up by name in the feeds package so that this module works before they exist;
- * a deployment that asks for a missing one gets a clear refusal at start.
+ * Builds the configured feed adapter. Vendor settings beyond the credentials
+ * (URLs, channels, symbols, feed tier) are read by the adapters' own
+ * `*OptionsFromEnv` helpers so each adapter owns its settings.
  */
-import * as feeds from '@stock-tracker/feeds';
-import { ReplayFeed, SimulatorFeed, type Clock, type Feed } from '@stock-tracker/feeds';
-import { ConfigError, type Config } from '../config.ts';
+import {
+  AlpacaFeed,
+  ReplayFeed,
+  SimulatorFeed,
+  SsiFeed,
+  alpacaOptionsFromEnv,
+  ssiOptionsFromEnv,
+  type Clock,
+  type Feed,
+} from '@stock-tracker/feeds';
+import type { Config } from '../config.ts';
 
-type VendorFeedCtor = new (opts: Record<string, unknown>) => Feed;
+export interface FeedLogger {
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+  debug(obj: unknown, msg?: string): void;
+}
 
-export function createFeed(cfg: Config['feed'], clock: Clock): Feed {
+export function createFeed(cfg: Config['feed'], clock: Clock, log?: FeedLogger, env: NodeJS.ProcessEnv = process.env): Feed {
   switch (cfg.kind) {
     case 'simulator':
       return new SimulatorFeed({ seed: cfg.simSeed, dayMs: cfg.simDayMs, clock });
     case 'replay':
       return new ReplayFeed({ path: cfg.file!, speed: cfg.speed, clock, name: 'replay' });
-    case 'ssi': {
-      const Ctor = (feeds as Record<string, unknown>).SsiFeed as VendorFeedCtor | undefined;
-      if (!Ctor) throw new ConfigError(["FEED: the 'ssi' adapter is not available in this build (use simulator or replay)"]);
-      return new Ctor({ consumerId: cfg.ssi!.consumerId, consumerSecret: cfg.ssi!.consumerSecret, clock });
-    }
-    case 'alpaca': {
-      const Ctor = (feeds as Record<string, unknown>).AlpacaFeed as VendorFeedCtor | undefined;
-      if (!Ctor) throw new ConfigError(["FEED: the 'alpaca' adapter is not available in this build (use simulator or replay)"]);
-      return new Ctor({ keyId: cfg.alpaca!.keyId, secretKey: cfg.alpaca!.secretKey, clock });
-    }
+    case 'ssi':
+      return new SsiFeed({ consumerId: cfg.ssi!.consumerId, consumerSecret: cfg.ssi!.consumerSecret, ...ssiOptionsFromEnv(env), clock, log } as ConstructorParameters<typeof SsiFeed>[0]);
+    case 'alpaca':
+      return new AlpacaFeed({ keyId: cfg.alpaca!.keyId, secretKey: cfg.alpaca!.secretKey, ...alpacaOptionsFromEnv(env), clock, log } as ConstructorParameters<typeof AlpacaFeed>[0]);
   }
 }

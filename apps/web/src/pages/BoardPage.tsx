@@ -99,6 +99,11 @@ export default function BoardPage() {
 
   const activeList = tab.kind === 'watchlist' ? wl.lists.find((w) => w.id === tab.id) : undefined;
   const panelId = 'board-panel';
+  // The board's scroll box is the tab panel; memoized so PriceBoard (memo) does not re-render for nothing.
+  const boardPanel = useMemo(
+    () => ({ id: panelId, role: 'tabpanel', 'aria-labelledby': `tab-${tabId(tab)}`, 'aria-busy': snapshot.isLoading, className: live ? undefined : 'stale' }),
+    [tabId(tab), snapshot.isLoading, live],
+  );
 
   return (
     <section className="board-page" aria-label="Price board">
@@ -131,26 +136,19 @@ export default function BoardPage() {
       </div>
       {activeList && <WatchlistActions id={activeList.id} name={activeList.name} onDeleted={() => setTab({ kind: 'all' })} />}
       <StaleNotice store={connection} />
-      <div
-        id={panelId}
-        role="tabpanel"
-        aria-labelledby={`tab-${tabId(tab)}`}
-        className={`board-scroll${live ? '' : ' stale'}`}
-        aria-busy={snapshot.isLoading}
-      >
-        {snapshot.isError && streamed.length === 0 && <p className="error">Could not load the board: {(snapshot.error as Error).message}</p>}
-        <PriceBoard
-          symbols={symbols}
-          store={quotes}
-          sort={sort}
-          onSort={onSort}
-          onOpen={onOpen}
-          watched={wl.watched}
-          onWatch={onWatch}
-          compact={compact}
-          label={`Price board — ${tabs.find((t) => tabId(t.tab) === tabId(tab))?.label ?? 'All'}`}
-        />
-      </div>
+      {snapshot.isError && streamed.length === 0 && <p className="error">Could not load the board: {(snapshot.error as Error).message}</p>}
+      <PriceBoard
+        symbols={symbols}
+        store={quotes}
+        sort={sort}
+        onSort={onSort}
+        onOpen={onOpen}
+        watched={wl.watched}
+        onWatch={onWatch}
+        compact={compact}
+        label={`Price board — ${tabs.find((t) => tabId(t.tab) === tabId(tab))?.label ?? 'All'}`}
+        container={boardPanel}
+      />
       <p className="board-foot muted">
         {symbols.length} symbols · prices in VND · ↑/↓ move, Enter opens, W watchlist, / search
       </p>

@@ -230,8 +230,12 @@ export class RedisStreamPublisher implements StreamPublisher {
   activate(fence: FenceProvider | null = null): Promise<void> {
     if (this.stateName === 'closed') return Promise.reject(new Error('publisher closed'));
     this.fenceProvider = fence;
-    this.heldUntil = this.queue.length;
-    this.stateName = 'activating';
+    if (this.stateName === 'leading') return Promise.resolve();
+    if (this.stateName !== 'activating') {
+      // Everything queued so far was queued under an earlier lease (held).
+      this.heldUntil = this.queue.length;
+      this.stateName = 'activating';
+    }
     const p = new Promise<void>((resolve, reject) => this.activationWaiters.push({ resolve, reject }));
     p.catch(() => {}); // a caller that does not await activation must not cause an unhandled rejection
     this.kick();

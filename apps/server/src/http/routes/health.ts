@@ -9,7 +9,10 @@ import { runChecks } from '../readiness.ts';
 
 const noRateLimit = { rateLimit: false } as const;
 
-export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
+/** Only what the probes need, so the collector role can mount them without the REST API. */
+export type HealthDeps = Pick<AppDeps, 'readiness' | 'registry' | 'eventLoop'>;
+
+export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   const started = Date.now();
 
   app.get('/healthz', { config: noRateLimit, schema: { tags: ['health'], summary: 'Liveness: the process and its event loop answer' } }, async () => {
@@ -19,9 +22,9 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   const readiness = async (request: FastifyRequest, reply: FastifyReply) => {
     const report = await runChecks(deps.readiness);
-    if (report.ready) return reply.send({ status: 'ready', checks: report.checks });
+    if (report.ready) return reply.send({ status: 'ready', checks: report.checks, ...(report.degraded.length > 0 ? { degraded: report.degraded } : {}) });
     const details = Object.entries(report.checks)
-      .filter(([, c]) => !c.ok)
+      .filter(([name, c]) => !c.ok && !report.degraded.includes(name))
       .map(([name, c]) => ({ path: name, issue: c.detail ?? 'not ready' }));
     // The error contract, plus the full check list for operators.
     return reply

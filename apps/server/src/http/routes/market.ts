@@ -51,7 +51,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
   async function allSymbols(): Promise<SymbolRef[]> {
     const bySymbol = new Map<string, SymbolRef>();
     for (const r of await repos.symbols.list()) bySymbol.set(r.symbol, r);
-    for (const r of market.references()) bySymbol.set(r.symbol, r);
+    for (const r of await market.references()) bySymbol.set(r.symbol, r);
     return [...bySymbol.values()].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   }
 
@@ -87,7 +87,8 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
       let items: QuoteState[];
       if (symbols) {
         const wanted = [...new Set(symbols.split(',').map(normalizeSymbol))];
-        const unknown = wanted.filter((s) => !market.quote(s));
+        const found = await Promise.all(wanted.map((s) => market.quote(s)));
+        const unknown = wanted.filter((_, i) => !found[i]);
         if (unknown.length > 0) {
           throw new AppError(
             'UNKNOWN_SYMBOL',
@@ -95,12 +96,12 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
             unknown.slice(0, 50).map((s) => ({ path: 'query.symbols', issue: `unknown symbol '${s}'` })),
           );
         }
-        items = wanted.map((s) => market.quote(s)!);
+        items = found as QuoteState[];
       } else {
-        items = market.quotes().slice().sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
+        items = (await market.quotes()).slice().sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
       }
       if (exchange) items = items.filter((q) => q.exchange.toUpperCase() === exchange.toUpperCase());
-      return { ts: market.now(), items };
+      return { ts: await market.now(), items };
     },
   );
 
@@ -109,7 +110,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
     { schema: { tags: ['quotes'], summary: 'Current quote of one symbol', params: SymbolParams, response: { 200: QuoteState, ...errorResponses } } },
     async (req) => {
       const symbol = normalizeSymbol(req.params.symbol);
-      const q = market.quote(symbol);
+      const q = await market.quote(symbol);
       if (q) return q;
       await resolveSymbol(market, repos, symbol);
       throw new AppError('NOT_FOUND', `No live quote for '${symbol}' yet.`);
@@ -143,10 +144,10 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
     { schema: { tags: ['session'], summary: 'Session summary (today from memory, past days from storage)', params: SymbolParams, querystring: SessionQuery, response: { 200: SessionResponse, ...errorResponses } } },
     async (req) => {
       const ref = await resolveSymbol(market, repos, req.params.symbol);
-      const live = market.reference(ref.symbol);
+      const live = await market.reference(ref.symbol);
       const date = req.query.date;
       if (live && (!date || date === live.tradingDate)) {
-        const s = market.summary(ref.symbol);
+        const s = await market.summary(ref.symbol);
         if (s) return { symbol: ref.symbol, tradingDate: live.tradingDate, day: s.day, phases: s.phases };
       }
       const stored = await repos.sessions.get(ref.symbol, date);
@@ -166,7 +167,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
     { schema: { tags: ['foreign'], summary: 'Foreign investor flows of one symbol today', params: SymbolParams, response: { 200: ForeignState, ...errorResponses } } },
     async (req) => {
       const ref = await resolveSymbol(market, repos, req.params.symbol);
-      const f = market.foreign(ref.symbol);
+      const f = await market.foreign(ref.symbol);
       if (!f) throw new AppError('NOT_FOUND', `No foreign flow data for ${ref.symbol} yet.`);
       return f;
     },
@@ -184,7 +185,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
   );
 
   app.get('/indices', { schema: { tags: ['indices'], summary: 'Current index values and breadth', response: { 200: IndicesResponse, ...errorResponses } } }, async () => ({
-    items: market.indices(),
+    items: await market.indices(),
   }));
 
   app.get<{ Params: IdParams }>(
@@ -192,7 +193,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
     { schema: { tags: ['indices'], summary: 'One index', params: IdParams, response: { 200: IndexState, ...errorResponses } } },
     async (req) => {
       const id = req.params.id.toUpperCase();
-      const ix = market.indices().find((i) => i.id.toUpperCase() === id);
+      const ix = (await market.indices()).find((i) => i.id.toUpperCase() === id);
       if (!ix) throw new AppError('NOT_FOUND', `Unknown index '${id}'.`, [{ path: 'params.id', issue: `unknown index '${id}'` }]);
       return ix;
     },
@@ -205,7 +206,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
       const id = req.params.id.toUpperCase();
       const range = parseRange(req.query, 'Asia/Ho_Chi_Minh');
       const items = await repos.indices.history(id, { ...range, limit: req.query.limit ?? DEFAULT_PAGE });
-      if (items.length === 0 && !market.indices().some((i) => i.id.toUpperCase() === id)) {
+      if (items.length === 0 && !(await market.indices()).some((i) => i.id.toUpperCase() === id)) {
         throw new AppError('NOT_FOUND', `Unknown index '${id}'.`, [{ path: 'params.id', issue: `unknown index '${id}'` }]);
       }
       return { items, next: null };
@@ -229,7 +230,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   app.get('/market/status', { schema: { tags: ['market'], summary: 'Session phase per exchange and feed status', response: { 200: MarketStatusResponse, ...errorResponses } } }, async () => {
     const byExchange = new Map<string, QuoteState[]>();
-    for (const q of market.quotes()) {
+    for (const q of await market.quotes()) {
       const list = byExchange.get(q.exchange) ?? [];
       list.push(q);
       byExchange.set(q.exchange, list);
@@ -244,7 +245,7 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
         const phase = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
         return { exchange, phase, halted: trading.length === 0 };
       });
-    const f = deps.feedStatus();
-    return { ts: market.now(), exchanges, feed: { name: f.name, connected: f.connected, lastEventTs: f.lastEventTs } };
+    const f = await deps.feedStatus();
+    return { ts: await market.now(), exchanges, feed: { name: f.name, connected: f.connected, lastEventTs: f.lastEventTs } };
   });
 }

@@ -9,6 +9,7 @@ import { toneClass } from '../../lib/colors.ts';
 import { countRowRender } from '../../lib/render-counter.ts';
 import { useKeyed } from '../../store/hooks.ts';
 import type { QuoteStore } from '../../store/quote-store.ts';
+import { ariaRowIndex } from './board-geometry.ts';
 import { COLUMNS, type CellView } from './columns.ts';
 
 interface FlashMark {
@@ -42,6 +43,8 @@ const EMPTY_CELL: CellView = { text: '', tone: 'none', num: null };
 
 export interface BoardRowProps {
   symbol: string;
+  /** Position in the board (0-based): `aria-rowindex` and the zebra stripe. */
+  index: number;
   store: QuoteStore;
   focused: boolean;
   watched: boolean;
@@ -55,12 +58,14 @@ export const BoardRow = memo(function BoardRow(p: BoardRowProps) {
   countRowRender(p.symbol);
   const q = useKeyed(p.store, p.symbol);
   const marks = useRef(new Map<string, FlashMark>()).current;
-  const cls = ['board-row', p.focused ? 'focused' : '', q?.halted ? 'halted' : ''].filter(Boolean).join(' ');
+  // Zebra by position, not :nth-child: spacer rows and rows entering on scroll would shift the stripes.
+  const cls = ['board-row', p.index % 2 === 1 ? 'alt' : '', p.focused ? 'focused' : '', q?.halted ? 'halted' : ''].filter(Boolean).join(' ');
 
   return (
     <tr
       className={cls}
       data-symbol={p.symbol}
+      aria-rowindex={ariaRowIndex(p.index)}
       tabIndex={p.focused ? 0 : -1}
       onFocus={() => p.onFocusRow(p.symbol)}
       onDoubleClick={() => p.onOpen(p.symbol)}

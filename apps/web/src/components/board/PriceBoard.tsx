@@ -1,15 +1,22 @@
 /**
- * The price board table. It renders the header and the list of rows; it does
- * not read quotes itself (rows do), so a quote update never re-renders it.
- * Keyboard: ↑/↓/PageUp/PageDown/Home/End move the row focus, Enter opens the
- * symbol, W opens the watchlist menu of the focused row.
+ * The price board table inside its own scroll box. Only the rows in view (plus
+ * a few, and the keyboard tab stop) exist in the DOM; spacer rows keep the
+ * body as tall as all rows, so the sticky header, the sticky symbol column
+ * and the scrollbar behave as for the full table. Screen readers get the real
+ * size from `aria-rowcount` and each row's `aria-rowindex`.
+ * The board does not read quotes itself (rows do), so a quote update never
+ * re-renders it, and a row out of view has no subscription at all.
+ * Keyboard: ↑/↓/PageUp/PageDown/Home/End move the row focus (scrolling the row
+ * into view), Enter opens the symbol, W opens the watchlist menu of the focused row.
  */
-import { memo, useCallback, useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState, type HTMLAttributes, type KeyboardEvent } from 'react';
 import { countBoardRender } from '../../lib/render-counter.ts';
 import type { QuoteStore } from '../../store/quote-store.ts';
 import { BoardRow } from './BoardRow.tsx';
+import { ariaRowIndex, bodySlots, geometryStyle, HEADER_ROWS, rowsPerPage } from './board-geometry.ts';
 import { moveFocus, type SortState } from './board-model.ts';
 import { COLUMNS, GROUP_LABELS, type ColumnGroup, type SortKey } from './columns.ts';
+import { useBoardVirtualizer } from './use-board-virtualizer.ts';
 import { useLiveOrder } from './use-live-order.ts';
 
 export interface PriceBoardProps {
@@ -26,6 +33,8 @@ export interface PriceBoardProps {
   label?: string;
   /** How often a live sort may reorder rows. */
   resortMs?: number;
+  /** Attributes of the scroll box (`board-scroll`), e.g. its tab panel role; `className` is added to it. */
+  container?: HTMLAttributes<HTMLDivElement>;
 }
 
 const NO_WATCH: ReadonlySet<string> = new Set();
@@ -46,23 +55,47 @@ export const PriceBoard = memo(function PriceBoard(p: PriceBoardProps) {
   countBoardRender();
   const order = useLiveOrder(p.symbols, p.store, p.sort, p.resortMs);
   const [focused, setFocused] = useState<string | null>(null);
+  const scroller = useRef<HTMLDivElement>(null);
   const body = useRef<HTMLTableSectionElement>(null);
+  /** A row to focus once it is rendered (keyboard moves to a row outside the rendered range). */
+  const pendingFocus = useRef<string | null>(null);
   const { onOpen, onWatch } = p;
-
-  // Symbols are [A-Za-z0-9._-] (protocol), safe inside a quoted attribute selector.
-  const focusSymbol = useCallback((symbol: string) => {
-    setFocused(symbol);
-    const row = body.current?.querySelector<HTMLElement>(`tr[data-symbol="${symbol}"]`);
-    if (row && document.activeElement !== row && !row.contains(document.activeElement)) row.focus();
-  }, []);
-  const onFocusRow = useCallback((symbol: string) => setFocused(symbol), []);
 
   // Keep a focused symbol that left the list (filter, search) from trapping the roving tab stop.
   const focusedIndex = focused ? order.indexOf(focused) : -1;
   const tabStop = focusedIndex >= 0 ? focused : (order[0] ?? null);
+  const tabStopIndex = focusedIndex >= 0 ? focusedIndex : order.length > 0 ? 0 : -1;
   useEffect(() => {
     if (focused && focusedIndex < 0) setFocused(null);
   }, [focused, focusedIndex]);
+
+  const virtualizer = useBoardVirtualizer(scroller, order.length, tabStopIndex);
+  const slots = bodySlots(
+    virtualizer.getVirtualItems().map((v) => v.index),
+    order.length,
+  );
+
+  // Symbols are [A-Za-z0-9._-] (protocol), safe inside a quoted attribute selector.
+  const rowOf = (symbol: string) => body.current?.querySelector<HTMLElement>(`tr[data-symbol="${symbol}"]`) ?? null;
+  const focusPending = () => {
+    const symbol = pendingFocus.current;
+    const row = symbol ? rowOf(symbol) : null;
+    if (!row) return;
+    pendingFocus.current = null;
+    // The virtualizer already scrolled it below the sticky header; a native focus scroll would not know about the header.
+    if (document.activeElement !== row && !row.contains(document.activeElement)) row.focus({ preventScroll: true });
+  };
+  useLayoutEffect(focusPending);
+
+  const focusIndex = (index: number) => {
+    const symbol = order[index];
+    if (symbol === undefined) return;
+    setFocused(symbol);
+    pendingFocus.current = symbol;
+    virtualizer.scrollToIndex(index, { align: 'auto' });
+    focusPending(); // already rendered: focus now; otherwise after the render that adds it
+  };
+  const onFocusRow = useCallback((symbol: string) => setFocused(symbol), []);
 
   const onKeyDown = (e: KeyboardEvent<HTMLTableSectionElement>) => {
     if (e.target instanceof HTMLButtonElement && e.key === 'Enter') return; // let the button act
@@ -77,91 +110,107 @@ export const PriceBoard = memo(function PriceBoard(p: PriceBoardProps) {
     }
     if ((e.key === 'w' || e.key === 'W') && onWatch) {
       const s = order[cur];
-      const row = s ? body.current?.querySelector<HTMLElement>(`tr[data-symbol="${s}"]`) : null;
+      const row = s ? rowOf(s) : null;
       if (s && row) {
         e.preventDefault();
         onWatch(s, row);
       }
       return;
     }
-    const next = moveFocus(e.key, focusedIndex < 0 ? -1 : cur, order.length);
+    const next = moveFocus(e.key, focusedIndex < 0 ? -1 : cur, order.length, rowsPerPage(virtualizer.scrollRect?.height ?? 0));
     if (next === null) return;
     e.preventDefault();
-    focusSymbol(order[next]!);
+    focusIndex(next);
   };
 
   const watched = p.watched ?? NO_WATCH;
+  const { className: extraClass, ...container } = p.container ?? {};
   return (
-    <table className="board" aria-label={p.label ?? 'Bảng giá'} style={{ width: BOARD_WIDTH }}>
-      <colgroup>
-        {COLUMNS.map((c) => (
-          <col key={c.id} style={{ width: c.width }} />
-        ))}
-        <col style={{ width: 36 }} />
-      </colgroup>
-      <thead>
-        <tr className="group-row">
-          {GROUPS.map((g, i) => (
-            <th
-              key={`${g.group}${i}`}
-              colSpan={g.span}
-              scope="colgroup"
-              className={`grp grp-${g.group}${g.group === 'symbol' ? ' col-symbol' : ''}`}
-              title={GROUP_LABELS[g.group].title}
-            >
-              {GROUP_LABELS[g.group].label}
-            </th>
+    <div {...container} ref={scroller} className={extraClass ? `board-scroll ${extraClass}` : 'board-scroll'}>
+      <table
+        className="board"
+        aria-label={p.label ?? 'Bảng giá'}
+        aria-rowcount={HEADER_ROWS + Math.max(order.length, 1)}
+        style={geometryStyle(BOARD_WIDTH)}
+      >
+        <colgroup>
+          {COLUMNS.map((c) => (
+            <col key={c.id} style={{ width: c.width }} />
           ))}
-          <th className="grp" aria-hidden="true" />
-        </tr>
-        <tr>
-          {COLUMNS.map((c) => {
-            const active = c.sortKey !== undefined && p.sort.key === c.sortKey;
-            return (
+          <col style={{ width: 36 }} />
+        </colgroup>
+        <thead>
+          <tr className="group-row" aria-rowindex={1}>
+            {GROUPS.map((g, i) => (
               <th
-                key={c.id}
-                scope="col"
-                className={`col-${c.id} grp-${c.group}`}
-                aria-sort={active ? (p.sort.dir === 'asc' ? 'ascending' : 'descending') : undefined}
+                key={`${g.group}${i}`}
+                colSpan={g.span}
+                scope="colgroup"
+                className={`grp grp-${g.group}${g.group === 'symbol' ? ' col-symbol' : ''}`}
+                title={GROUP_LABELS[g.group].title}
               >
-                {c.sortKey ? (
-                  <button type="button" className="sort-btn" aria-label={c.title} title={`Sort by ${c.title}`} onClick={() => p.onSort(c.sortKey!)}>
-                    <abbr title={c.title}>{c.label}</abbr>
-                    <span aria-hidden="true" className="sort-mark">{active ? (p.sort.dir === 'asc' ? '▲' : '▼') : ''}</span>
-                  </button>
-                ) : (
-                  <abbr title={c.title}>{c.label}</abbr>
-                )}
+                {GROUP_LABELS[g.group].label}
               </th>
-            );
-          })}
-          <th scope="col" className="col-actions">
-            <span className="visually-hidden">Watchlist</span>
-          </th>
-        </tr>
-      </thead>
-      <tbody ref={body} onKeyDown={onKeyDown}>
-        {order.length === 0 && (
-          <tr>
-            <td colSpan={COLUMNS.length + 1} className="empty">
-              Không có mã nào — no symbols match.
-            </td>
+            ))}
+            <th className="grp" aria-hidden="true" />
           </tr>
-        )}
-        {order.map((s) => (
-          <BoardRow
-            key={s}
-            symbol={s}
-            store={p.store}
-            focused={s === tabStop}
-            watched={watched.has(s)}
-            compact={p.compact ?? false}
-            onFocusRow={onFocusRow}
-            onOpen={onOpen}
-            onWatch={onWatch}
-          />
-        ))}
-      </tbody>
-    </table>
+          <tr className="column-row" aria-rowindex={2}>
+            {COLUMNS.map((c) => {
+              const active = c.sortKey !== undefined && p.sort.key === c.sortKey;
+              return (
+                <th
+                  key={c.id}
+                  scope="col"
+                  className={`col-${c.id} grp-${c.group}`}
+                  aria-sort={active ? (p.sort.dir === 'asc' ? 'ascending' : 'descending') : undefined}
+                >
+                  {c.sortKey ? (
+                    <button type="button" className="sort-btn" aria-label={c.title} title={`Sort by ${c.title}`} onClick={() => p.onSort(c.sortKey!)}>
+                      <abbr title={c.title}>{c.label}</abbr>
+                      <span aria-hidden="true" className="sort-mark">{active ? (p.sort.dir === 'asc' ? '▲' : '▼') : ''}</span>
+                    </button>
+                  ) : (
+                    <abbr title={c.title}>{c.label}</abbr>
+                  )}
+                </th>
+              );
+            })}
+            <th scope="col" className="col-actions">
+              <span className="visually-hidden">Watchlist</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody ref={body} onKeyDown={onKeyDown}>
+          {order.length === 0 && (
+            <tr aria-rowindex={HEADER_ROWS + 1}>
+              <td colSpan={COLUMNS.length + 1} className="empty">
+                Không có mã nào — no symbols match.
+              </td>
+            </tr>
+          )}
+          {slots.map((slot) =>
+            slot.kind === 'gap' ? (
+              // Stands in for rows that are not rendered; invisible to assistive technology.
+              <tr key={slot.key} className="gap" aria-hidden="true">
+                <td colSpan={COLUMNS.length + 1} style={{ height: slot.height }} />
+              </tr>
+            ) : (
+              <BoardRow
+                key={order[slot.index]!}
+                symbol={order[slot.index]!}
+                index={slot.index}
+                store={p.store}
+                focused={order[slot.index] === tabStop}
+                watched={watched.has(order[slot.index]!)}
+                compact={p.compact ?? false}
+                onFocusRow={onFocusRow}
+                onOpen={onOpen}
+                onWatch={onWatch}
+              />
+            ),
+          )}
+        </tbody>
+      </table>
+    </div>
   );
 });
