@@ -301,7 +301,8 @@ try {
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${server.url}/`, { waitUntil: 'domcontentloaded' });
   if (process.env.BENCH_CSS) await page.addStyleTag({ content: process.env.BENCH_CSS });
-  await page.waitForFunction((n) => document.querySelectorAll('.board tbody tr[data-symbol]').length === n, SYMBOLS, { timeout: 60_000 });
+  // The board is virtualized (only the rows in view are in the DOM): it lists all symbols in aria-rowcount, after its 2 header rows.
+  await page.waitForFunction((n) => Number(document.querySelector('.board')?.getAttribute('aria-rowcount')) === n + 2, SYMBOLS, { timeout: 60_000 });
   await page.waitForSelector('.conn[data-state="live"]', { timeout: 30_000 });
   // The display's frame period, measured on the idle board before any update flows.
   const idle = await sample(page);

@@ -11,13 +11,14 @@ import { Toasts } from './components/Toasts.tsx';
 import { useTheme } from './lib/theme.ts';
 import BoardPage from './pages/BoardPage.tsx';
 import { useServices } from './services.tsx';
+import { UserMenu } from './auth/AuthGate.tsx';
 
 const SymbolPage = lazy(() => import('./pages/SymbolPage.tsx'));
 const ForeignPage = lazy(() => import('./pages/ForeignPage.tsx'));
 const AlertsPage = lazy(() => import('./pages/AlertsPage.tsx'));
 
 export function App() {
-  const { connection, alerts } = useServices();
+  const { connection, alerts, auth } = useServices();
   const { theme, toggle } = useTheme();
   return (
     <>
@@ -36,6 +37,7 @@ export function App() {
         </nav>
         <MarketPhase />
         <ConnectionStatus store={connection} />
+        {auth && <UserMenu session={auth} />}
         <button type="button" className="theme-toggle" onClick={toggle} aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}>
           {theme === 'dark' ? '☀' : '☾'}
         </button>

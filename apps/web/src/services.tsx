@@ -9,6 +9,7 @@ import type { ConnectionStore } from './store/connection.ts';
 import type { IndexStore } from './store/index-store.ts';
 import type { QuoteStore } from './store/quote-store.ts';
 import type { StreamFactory } from './store/streams.ts';
+import type { AuthSession } from './auth/session.ts';
 
 export interface Services {
   api: RestClient;
@@ -17,6 +18,8 @@ export interface Services {
   connection: ConnectionStore;
   alerts: AlertFeed;
   streams: { factory: StreamFactory; url: (path: string) => string };
+  /** Accounts (sign-in state, tokens); absent in tests and tools that need none. */
+  auth?: AuthSession;
 }
 
 const ServicesContext = createContext<Services | null>(null);

@@ -57,7 +57,17 @@ export function feedMetrics(registry: Registry): FeedMetrics {
 }
 
 /** Gauges read from the feed's own status at scrape time. */
-export function feedStatusGauges(registry: Registry, feed: { name: string; status(): { connected: boolean; malformed: number; lastEventTs: number | null } }, now: () => number): void {
+interface FeedStatusLike {
+  connected: boolean;
+  malformed: number;
+  lastEventTs: number | null;
+  errors?: Record<string, number>;
+  lastMessageAgeMs?: number | null;
+  messagesPerSecond?: number;
+  reconnects?: number;
+}
+
+export function feedStatusGauges(registry: Registry, feed: { name: string; status(): FeedStatusLike }, now: () => number): void {
   const labels = { feed: feed.name };
   getOrCreate(registry, 'feed_connected', () =>
     new Gauge({ name: 'feed_connected', help: '1 when the feed is connected', labelNames: ['feed'] as const, registers: [registry], collect() { this.set(labels, feed.status().connected ? 1 : 0); } }),
@@ -74,6 +84,54 @@ export function feedStatusGauges(registry: Registry, feed: { name: string; statu
       collect() {
         const ts = feed.status().lastEventTs;
         if (ts !== null) this.set(labels, Math.max(0, (now() - ts) / 1000));
+      },
+    }),
+  );
+  // Vendor feeds report these (simulator/replay leave them undefined: no series).
+  getOrCreate(registry, 'feed_last_message_age_seconds', () =>
+    new Gauge({
+      name: 'feed_last_message_age_seconds',
+      help: 'Seconds since the last vendor message of any kind (keep-alives included)',
+      labelNames: ['feed'] as const,
+      registers: [registry],
+      collect() {
+        const age = feed.status().lastMessageAgeMs;
+        if (typeof age === 'number') this.set(labels, age / 1000);
+      },
+    }),
+  );
+  getOrCreate(registry, 'feed_messages_per_second', () =>
+    new Gauge({
+      name: 'feed_messages_per_second',
+      help: 'Vendor messages per second over the last few seconds',
+      labelNames: ['feed'] as const,
+      registers: [registry],
+      collect() {
+        const r = feed.status().messagesPerSecond;
+        if (typeof r === 'number') this.set(labels, r);
+      },
+    }),
+  );
+  getOrCreate(registry, 'feed_reconnects', () =>
+    new Gauge({
+      name: 'feed_reconnects',
+      help: 'Reconnections of the vendor feed since start',
+      labelNames: ['feed'] as const,
+      registers: [registry],
+      collect() {
+        const r = feed.status().reconnects;
+        if (typeof r === 'number') this.set(labels, r);
+      },
+    }),
+  );
+  getOrCreate(registry, 'feed_errors', () =>
+    new Gauge({
+      name: 'feed_errors',
+      help: 'Feed errors since start, by kind',
+      labelNames: ['feed', 'kind'] as const,
+      registers: [registry],
+      collect() {
+        for (const [kind, n] of Object.entries(feed.status().errors ?? {})) this.set({ ...labels, kind }, n);
       },
     }),
   );

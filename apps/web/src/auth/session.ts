@@ -89,7 +89,7 @@ export class AuthSession extends ValueStore<AuthSnapshot> {
       return;
     }
     this.set({ ...base, status: 'signed-out', user: null });
-    await this.refresh(true);
+    await this.refresh();
   }
 
   async login(username: string, password: string): Promise<void> {
@@ -101,10 +101,9 @@ export class AuthSession extends ValueStore<AuthSnapshot> {
   }
 
   async logout(): Promise<void> {
-    const token = this.access?.token;
     this.forget(null);
-    // The cookie is what matters; the server clears it even without a token.
-    await this.api.logout({ ...(token ? {} : {}) }).catch(() => {});
+    // The refresh cookie identifies the session; the server ends it and clears the cookie.
+    await this.api.logout().catch(() => {});
   }
 
   /** A valid access token (refreshed first when it is about to expire), or null without accounts or a session. */
@@ -125,8 +124,8 @@ export class AuthSession extends ValueStore<AuthSnapshot> {
    * Gets a new access token with the refresh cookie; false when the session
    * is over (then signed out). Concurrent callers share one request.
    */
-  refresh(silent = false): Promise<boolean> {
-    this.refreshing ??= this.exclusive(() => this.doRefresh(silent)).finally(() => {
+  refresh(): Promise<boolean> {
+    this.refreshing ??= this.exclusive(() => this.doRefresh()).finally(() => {
       this.refreshing = null;
     });
     return this.refreshing;
@@ -136,13 +135,14 @@ export class AuthSession extends ValueStore<AuthSnapshot> {
     return this.locks ? this.locks.request(LOCK_NAME, fn) : fn();
   }
 
-  private async doRefresh(silent: boolean): Promise<boolean> {
+  private async doRefresh(): Promise<boolean> {
     try {
       this.accept(await this.api.refresh());
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 0) return this.access !== null; // offline: keep what we have
-      if (this.get().status !== 'open') this.forget(silent || this.get().status !== 'signed-in' ? null : 'Your session ended; please sign in again.');
+      // Only a session that was live ended "elsewhere"; a first silent attempt just finds no cookie.
+      this.forget(this.get().status === 'signed-in' ? 'Your session ended; please sign in again.' : null);
       return false;
     }
   }

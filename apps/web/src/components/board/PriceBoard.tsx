@@ -49,6 +49,7 @@ function headerGroups(): { group: ColumnGroup; span: number }[] {
   return out;
 }
 const GROUPS = headerGroups();
+const GEOMETRY = geometryStyle();
 export const BOARD_WIDTH = COLUMNS.reduce((w, c) => w + c.width, 0) + 36;
 
 export const PriceBoard = memo(function PriceBoard(p: PriceBoardProps) {
@@ -124,15 +125,10 @@ export const PriceBoard = memo(function PriceBoard(p: PriceBoardProps) {
   };
 
   const watched = p.watched ?? NO_WATCH;
-  const { className: extraClass, ...container } = p.container ?? {};
+  const { className: extraClass, style, ...container } = p.container ?? {};
   return (
-    <div {...container} ref={scroller} className={extraClass ? `board-scroll ${extraClass}` : 'board-scroll'}>
-      <table
-        className="board"
-        aria-label={p.label ?? 'Bảng giá'}
-        aria-rowcount={HEADER_ROWS + Math.max(order.length, 1)}
-        style={geometryStyle(BOARD_WIDTH)}
-      >
+    <div {...container} ref={scroller} className={extraClass ? `board-scroll ${extraClass}` : 'board-scroll'} style={{ ...GEOMETRY, ...style }}>
+      <table className="board" aria-label={p.label ?? 'Bảng giá'} aria-rowcount={HEADER_ROWS + Math.max(order.length, 1)} style={{ width: BOARD_WIDTH }}>
         <colgroup>
           {COLUMNS.map((c) => (
             <col key={c.id} style={{ width: c.width }} />
@@ -182,7 +178,7 @@ export const PriceBoard = memo(function PriceBoard(p: PriceBoardProps) {
         </thead>
         <tbody ref={body} onKeyDown={onKeyDown}>
           {order.length === 0 && (
-            <tr aria-rowindex={HEADER_ROWS + 1}>
+            <tr aria-rowindex={ariaRowIndex(0)}>
               <td colSpan={COLUMNS.length + 1} className="empty">
                 Không có mã nào — no symbols match.
               </td>

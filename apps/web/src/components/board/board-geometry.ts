@@ -19,9 +19,9 @@ export const HEADER_ROWS = 2;
 /** Rows rendered beyond each edge of the viewport, so a short scroll shows rows already painted. */
 export const OVERSCAN = 6;
 
-export const geometryStyle = (width: number): CSSProperties =>
+/** CSS variables of the scroll box: row heights for the table, header height for `scroll-padding-top`. */
+export const geometryStyle = (): CSSProperties =>
   ({
-    width,
     '--row-h': `${ROW_HEIGHT}px`,
     '--group-row-h': `${GROUP_ROW_HEIGHT}px`,
     '--column-row-h': `${COLUMN_ROW_HEIGHT}px`,
