@@ -246,6 +246,25 @@ describe.each(STORAGE_KINDS)('repositories on %s', (kind) => {
       expect(new Set(usBars.map((b) => floorTo(DAY)(b.ts))).size).toBe(3);
     });
 
+    it('fills days without minute data from backfilled daily bars; a day built from minutes wins', async () => {
+      const built = aggregate(vnBars, '1d', vnDay);
+      const firstDay = built[0]!.ts;
+      const olderDay = firstDay - 3 * DAY;
+      await st.db.query(
+        `INSERT INTO bars_1d (symbol, ts, open, high, low, close, volume, value, trades) VALUES
+           ($1, to_timestamp($2 / 1000.0), 60000, 61000, 59000, 60500, 12345, NULL, 10),
+           ($1, to_timestamp($3 / 1000.0), 1, 1, 1, 1, 1, 1, 1)`,
+        [VN, olderDay, firstDay],
+      );
+      const got = await repos.bars.range(VN, '1d', { limit: 1000 });
+      expect(got.map((b) => b.ts)).toEqual([olderDay, ...built.map((b) => b.ts)]);
+      expect(got[0]).toMatchObject({ interval: '1d', open: 60000, close: 60500, volume: 12345, unknownVolume: 12345, buyVolume: 0, closed: true });
+      expect(got.slice(1)).toEqual(built); // the minute-built day is not replaced by the vendor row
+      expect(await repos.bars.range(VN, '1d', { limit: 1 })).toEqual(built.slice(-1));
+      expect((await repos.bars.range(VN, '1d', { from: olderDay, limit: 1 }))[0]!.ts).toBe(olderDay);
+      await st.db.query('DELETE FROM bars_1d WHERE symbol = $1', [VN]);
+    });
+
     it('applies from/to (inclusive, on bar start) and limit: latest N, or first N from `from`', async () => {
       const all = aggregate(vnBars, '15m', floorTo(15 * MIN));
       const from = all[5]!.ts;

@@ -27,6 +27,7 @@ import {
 } from '@stock-tracker/protocol';
 import { rulesFor } from '@stock-tracker/engine';
 import type { Db } from './db.ts';
+import { dailyBarsRange } from './bars-import.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { iso, writeSymbolRefs } from './tables.ts';
 
@@ -421,6 +422,22 @@ async function barsRange(db: Db, symbol: string, interval: BarInterval, w: TimeW
   return oldestFirst(rows, outer.order).map((r) => toBar(symbol, interval, r));
 }
 
+const FAR_FUTURE = Date.UTC(2100, 0, 1);
+
+/**
+ * Daily bars from vendor history (bars_1d, written by backfill) fill the days
+ * that have no minute data; a day built from stored minutes wins, since only it
+ * has the active buy/sell split. The window's limit applies to the merged list.
+ */
+export function withBackfilledDays(built: Bar[], daily: Bar[], w: TimeWindow): Bar[] {
+  if (daily.length === 0) return built;
+  const have = new Set(built.map((b) => b.ts));
+  const merged = built.concat(daily.filter((d) => !have.has(d.ts))).sort((a, b) => a.ts - b.ts);
+  const limit = clampLimit(w.limit);
+  // Same convention as the SQL windows: from-only reads forward, otherwise the latest N.
+  return w.from !== undefined && w.to === undefined ? merged.slice(0, limit) : merged.slice(-limit);
+}
+
 // --- factory ------------------------------------------------------------------
 
 export function createRepositories(db: Db): Repositories {
@@ -466,7 +483,12 @@ export function createRepositories(db: Db): Repositories {
       },
     },
 
-    bars: { range: (symbol, interval, opts) => barsRange(db, symbol, interval, opts) },
+    bars: {
+      range: async (symbol, interval, opts) => {
+        const built = await barsRange(db, symbol, interval, opts);
+        return interval === '1d' ? withBackfilledDays(built, await dailyBarsRange(db, symbol, opts.from ?? 0, opts.to ?? FAR_FUTURE), opts) : built;
+      },
+    },
 
     sessions: {
       async get(symbol, tradingDate) {
