@@ -116,7 +116,7 @@ describe('collector failover (child processes)', () => {
     const electedAt = await waitEvent(b, (e) => e.elected === true, 'elected after the kill');
     const takeover = electedAt - killedAt;
     // Bound from the design (lease ttl + one standby retry period), with slack for process scheduling.
-    expect(takeover).toBeLessThanOrEqual(TTL + RENEW + 1_000);
+    expect(takeover).toBeLessThanOrEqual(TTL + RENEW + 3_000); // "within a few seconds": the lease bound plus generous scheduling slack on a loaded machine
     await sleep(300);
     await stopGracefully(b);
 

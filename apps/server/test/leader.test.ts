@@ -107,7 +107,7 @@ describe('LeaderLock', () => {
     // a stopped considering itself leader no later than Redis let b in.
     expect(a.lock.isLeader).toBe(false);
     expect(a.events.some((e) => e[0] === 'lost' && e[1] === 'expired')).toBe(true);
-    expect(takeover).toBeLessThan(TTL + RENEW + 500); // the design bound plus scheduling slack
+    expect(takeover).toBeLessThan(TTL + RENEW + 3_000); // the lease bound plus generous scheduling slack on a loaded machine
     proxy.blackhole(false);
     await sleep(RENEW * 3);
     expect(a.lock.isLeader).toBe(false); // still the standby: b holds the lock
