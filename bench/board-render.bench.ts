@@ -170,6 +170,8 @@ async function startSyntheticServer(market: Sym[]) {
   app.get('/api/quotes', async () => ({ ts: Date.now(), items: quotes() }));
   app.get('/api/indices', async () => ({ items: [] }));
   app.get('/api/watchlists', async () => ({ items: [], next: null }));
+  // No accounts (embedded mode): the app's auth gate asks this before showing anything.
+  app.get('/api/auth/me', async () => ({ mode: 'none', user: null, registrationEnabled: false, publicMarketData: true }));
   app.get('/api/alerts/events', async () => ({ items: [], next: null }));
   app.get('/api/alerts/rules', async () => ({ items: [], next: null }));
   app.get('/api/market/status', async () => ({

@@ -5,17 +5,19 @@
  *
  *   npm run bench -- ws-fanout          or   npx tsx bench/ws-fanout.bench.ts
  *
- * For each client count and server kind, a fresh server process and
- * WS_CLIENT_PROCS client processes (`ws` / `socket.io-client`) measure:
+ * For each client count, one server process per kind is started and gets its
+ * clients from WS_CLIENT_PROCS client processes of its own (`ws` /
+ * `socket.io-client`). Then the kinds take turns, WS_ROUNDS times, so that a
+ * burst of load from elsewhere on the machine cannot favour one of them:
  * 1. memory per idle connection: server RSS after connecting (and GC) minus before;
  * 2. latency: WS_RATE messages/s for WS_SECONDS; p50/p99/max tick-to-client
- *    latency (publish time stamped in the payload, read by the client on the
- *    same clock), delivered share, seq gaps;
+ *    latency over all rounds (publish time stamped in the payload, read by the
+ *    client on the same clock), delivered share, seq gaps;
  * 3. throughput: publish as fast as the clients take it for WS_SECONDS (the
  *    publisher holds back while any client has > 64 KiB waiting); delivered
- *    messages/s and server CPU per delivered message.
+ *    messages/s (best round) and server CPU per delivered message.
  *
- * Knobs: WS_CLIENTS=1000,5000  WS_RATE=5  WS_SECONDS=6  WS_CLIENT_PROCS=2
+ * Knobs: WS_CLIENTS=1000,5000  WS_RATE=5  WS_SECONDS=4  WS_ROUNDS=2  WS_CLIENT_PROCS=2
  *        WS_KINDS=gateway,raw,socketio  FANOUT_PARSE=full|scan  WS_SERVER_NODE_ARGS='--cpu-prof'
  * Prints {"bench":"ws_fanout",...} lines; targets: gateway ≥ 0.7× raw ws
  * delivered msgs/s, p99 ≤ 50 ms at 5,000 clients.
@@ -27,11 +29,12 @@ import { fmt, knob, listKnob, mergeSorted, note, percentile, result, round, slee
 
 const CLIENTS = listKnob('WS_CLIENTS', [1_000, 5_000]);
 const RATE = knob('WS_RATE', 5, 0.1, 100_000);
-const SECONDS = knob('WS_SECONDS', 6, 1, 3_600);
+const SECONDS = knob('WS_SECONDS', 4, 1, 3_600);
+const ROUNDS = knob('WS_ROUNDS', 2, 1, 100);
 const PROCS = knob('WS_CLIENT_PROCS', 2, 1, 16);
 const KINDS = (process.env.WS_KINDS ?? FANOUT_KINDS.join(',')).split(',').map((s) => s.trim()) as FanoutKind[];
 const MAX_BACKLOG = 64 * 1024;
-/** Extra node flags for the server process, e.g. WS_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+/** Extra node flags for the server processes, e.g. WS_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 const SERVER_NODE_ARGS = (process.env.WS_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const P99_TARGET_MS = 50;
 const RATIO_TARGET = 0.7;
@@ -54,10 +57,88 @@ interface ClientReport {
   latencySeen: number;
 }
 
+/** One server kind with its clients connected, and what its rounds measured. */
+interface Setup {
+  kind: FanoutKind;
+  server: Child;
+  procs: Child[];
+  frameBytes: number;
+  connectSec: number;
+  memPerConnKiB: number;
+  latencies: Float32Array[];
+  expected: number;
+  received: number;
+  gaps: number;
+  conflated: number;
+  maxLateMs: number;
+  floods: { msgsPerSec: number; serverCpuUsPerMsg: number; clientCpuUsPerMsg: number; serverCpuShare: number; throttledShare: number }[];
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const all = <T>(s: Setup, fn: (p: Child) => Promise<T>) => Promise.all(s.procs.map(fn));
+
+async function setUp(kind: FanoutKind, total: number, live: Setup[]): Promise<Setup> {
+  const server = startChild(`fanout-server(${kind})`, path.join(BENCH_DIR, 'lib/fanout-server.ts'), { args: [kind], nodeArgs: ['--expose-gc', ...SERVER_NODE_ARGS] });
+  const s: Setup = { kind, server, procs: [], frameBytes: 0, connectSec: 0, memPerConnKiB: 0, latencies: [], expected: 0, received: 0, gaps: 0, conflated: 0, maxLateMs: 0, floods: [] };
+  live.push(s); // torn down by the caller even if connecting fails
+  const ready = await server.once<{ port: number; frameBytes: number }>('ready', 60_000);
+  s.frameBytes = ready.frameBytes;
+  const url = `${kind === 'socketio' ? 'http' : 'ws'}://127.0.0.1:${ready.port}`;
+  const mem0 = await server.call<{ rss: number }>('mem');
+  for (let i = 0; i < PROCS; i++) s.procs.push(startChild(`fanout-clients(${kind} #${i})`, path.join(BENCH_DIR, 'lib/fanout-clients.ts')));
+  const t0 = performance.now();
+  const shares = s.procs.map((_, i) => Math.floor(total / PROCS) + (i < total % PROCS ? 1 : 0));
+  const conn = await Promise.all(s.procs.map((p, i) => p.call<{ connected: number }>('connect', { kind, url, count: shares[i] }, 300_000)));
+  s.connectSec = round((performance.now() - t0) / 1000, 1);
+  const connected = sum(conn.map((c) => c.connected));
+  if (connected !== total) throw new Error(`${kind}: only ${connected}/${total} clients connected`);
+  await sleep(1_500); // snapshots (gateway) land; the connections go idle
+  const mem1 = await server.call<{ rss: number; connections: number }>('mem');
+  if (mem1.connections !== total) throw new Error(`${kind}: server sees ${mem1.connections} connections, expected ${total}`);
+  s.memPerConnKiB = round((mem1.rss - mem0.rss) / total / 1024, 1);
+  return s;
+}
+
+/** Fixed rate: latency and completeness. */
+async function latencyRound(s: Setup, total: number): Promise<void> {
+  await all(s, (p) => p.call('mark', { record: true }));
+  const r = await s.server.call<{ published: number; maxLateMs: number }>('rate', { rate: RATE, seconds: SECONDS }, (SECONDS + 60) * 1000);
+  await all(s, (p) => p.call('settle', { expected: r.published, timeoutMs: 30_000 }, 60_000));
+  const reps = await all(s, (p) => p.call<ClientReport>('report'));
+  s.latencies.push(...reps.map((x) => x.latencies));
+  s.expected += r.published * total;
+  s.received += sum(reps.map((x) => x.frames));
+  s.gaps += sum(reps.map((x) => x.gaps + x.duplicates + x.closedUnexpectedly));
+  s.conflated += sum(reps.map((x) => x.conflated));
+  s.maxLateMs = Math.max(s.maxLateMs, r.maxLateMs);
+}
+
+/** Saturation: delivered messages/s and CPU per message. */
+async function floodRound(s: Setup): Promise<void> {
+  await all(s, (p) => p.call('mark', { record: false }));
+  const f = await s.server.call<{ cpuMs: number; wallMs: number; throttledMs: number }>('flood', { seconds: SECONDS, maxBacklogBytes: MAX_BACKLOG }, (SECONDS + 60) * 1000);
+  const reps = await all(s, (p) => p.call<ClientReport>('report'));
+  const delivered = Math.max(1, sum(reps.map((x) => x.frames)));
+  s.gaps += sum(reps.map((x) => x.gaps + x.duplicates + x.closedUnexpectedly));
+  s.conflated += sum(reps.map((x) => x.conflated));
+  s.floods.push({
+    msgsPerSec: sum(reps.map((x) => x.frames / (x.windowMs / 1000))),
+    serverCpuUsPerMsg: (f.cpuMs * 1000) / delivered,
+    clientCpuUsPerMsg: (sum(reps.map((x) => x.cpuMs)) * 1000) / delivered,
+    serverCpuShare: f.cpuMs / f.wallMs,
+    throttledShare: f.throttledMs / f.wallMs,
+  });
+}
+
+async function tearDown(s: Setup): Promise<void> {
+  await Promise.all(s.procs.map((p) => p.stop()));
+  await s.server.stop();
+}
+
 interface Row {
   kind: FanoutKind;
   clients: number;
-  connectSec: number;
   memPerConnKiB: number;
   p50: number;
   p99: number;
@@ -65,102 +146,73 @@ interface Row {
   deliveredShare: number;
   gaps: number;
   msgsPerSec: number;
+  medianMsgsPerSec: number;
   serverCpuUsPerMsg: number;
   clientCpuUsPerMsg: number;
-  serverCpuShare: number;
 }
 
-const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-
-async function measure(kind: FanoutKind, total: number): Promise<Row> {
-  const server = startChild(`fanout-server(${kind})`, path.join(BENCH_DIR, 'lib/fanout-server.ts'), { args: [kind], nodeArgs: ['--expose-gc', ...SERVER_NODE_ARGS] });
-  const procs: Child[] = [];
-  try {
-    const ready = await server.once<{ port: number; frameBytes: number }>('ready', 60_000);
-    const url = `http://127.0.0.1:${ready.port}`.replace('http', kind === 'socketio' ? 'http' : 'ws');
-    const mem0 = await server.call<{ rss: number }>('mem');
-    for (let i = 0; i < PROCS; i++) procs.push(startChild(`fanout-clients(${kind} #${i})`, path.join(BENCH_DIR, 'lib/fanout-clients.ts')));
-
-    // 1. connect (processes in parallel), then let snapshots land and measure idle memory
-    const t0 = performance.now();
-    const shares = procs.map((_, i) => Math.floor(total / PROCS) + (i < total % PROCS ? 1 : 0));
-    const conn = await Promise.all(procs.map((p, i) => p.call<{ connected: number; failed: number }>('connect', { kind, url, count: shares[i] }, 300_000)));
-    const connectSec = (performance.now() - t0) / 1000;
-    const connected = sum(conn.map((c) => c.connected));
-    if (connected !== total) throw new Error(`${kind}: only ${connected}/${total} clients connected`);
-    await sleep(1_500);
-    const mem1 = await server.call<{ rss: number; connections: number }>('mem');
-    if (mem1.connections !== total) throw new Error(`${kind}: server sees ${mem1.connections} connections, expected ${total}`);
-
-    // 2. fixed rate: latency and completeness
-    await Promise.all(procs.map((p) => p.call('mark', { record: true })));
-    const rate = await server.call<{ published: number; cpuMs: number; maxLateMs: number }>('rate', { rate: RATE, seconds: SECONDS }, (SECONDS + 60) * 1000);
-    await Promise.all(procs.map((p) => p.call('settle', { expected: rate.published, timeoutMs: 30_000 }, 60_000)));
-    const lat = await Promise.all(procs.map((p) => p.call<ClientReport>('report')));
-    const sorted = mergeSorted(lat.map((r) => r.latencies));
-    const received = sum(lat.map((r) => r.frames));
-    const gaps = sum(lat.map((r) => r.gaps + r.duplicates));
-    const broken = sum(lat.map((r) => r.closedUnexpectedly));
-
-    // 3. saturation: delivered messages/s and CPU per message
-    await Promise.all(procs.map((p) => p.call('mark', { record: false })));
-    const flood = await server.call<{ published: number; cpuMs: number; wallMs: number; throttledMs: number }>('flood', { seconds: SECONDS, maxBacklogBytes: MAX_BACKLOG }, (SECONDS + 60) * 1000);
-    const tput = await Promise.all(procs.map((p) => p.call<ClientReport>('report')));
-    const delivered = sum(tput.map((r) => r.frames));
-    const msgsPerSec = sum(tput.map((r) => r.frames / (r.windowMs / 1000)));
-    const clientCpuMs = sum(tput.map((r) => r.cpuMs));
-
-    const row: Row = {
-      kind,
-      clients: total,
-      connectSec: round(connectSec, 1),
-      memPerConnKiB: round((mem1.rss - mem0.rss) / total / 1024, 1),
-      p50: round(percentile(sorted, 50), 2),
-      p99: round(percentile(sorted, 99), 2),
-      max: round(sorted.length ? sorted[sorted.length - 1]! : Number.NaN, 2),
-      deliveredShare: round(received / (rate.published * total), 4),
-      gaps: gaps + broken,
-      msgsPerSec: Math.round(msgsPerSec),
-      serverCpuUsPerMsg: round((flood.cpuMs * 1000) / Math.max(1, delivered), 2),
-      clientCpuUsPerMsg: round((clientCpuMs * 1000) / Math.max(1, delivered), 2),
-      serverCpuShare: round(flood.cpuMs / flood.wallMs, 2),
-    };
-    result('ws_fanout', {
-      case: kind,
-      ...row,
-      rate: RATE,
-      seconds: SECONDS,
-      clientProcs: PROCS,
-      frameBytes: ready.frameBytes,
-      published: rate.published,
-      publishMaxLateMs: round(rate.maxLateMs, 1),
-      floodPublished: flood.published,
-      floodThrottledShare: round(flood.throttledMs / flood.wallMs, 2),
-      conflated: sum(lat.map((r) => r.conflated)) + sum(tput.map((r) => r.conflated)),
-      parse: process.env.FANOUT_PARSE === 'scan' ? 'scan' : 'full',
-    });
-    return row;
-  } finally {
-    await Promise.all(procs.map((p) => p.stop()));
-    await server.stop();
-  }
+function summarize(s: Setup, total: number): Row {
+  const sorted = mergeSorted(s.latencies);
+  const best = s.floods.reduce((a, b) => (b.msgsPerSec > a.msgsPerSec ? b : a));
+  const row: Row = {
+    kind: s.kind,
+    clients: total,
+    memPerConnKiB: s.memPerConnKiB,
+    p50: round(percentile(sorted, 50), 2),
+    p99: round(percentile(sorted, 99), 2),
+    max: round(sorted.length ? sorted[sorted.length - 1]! : Number.NaN, 2),
+    deliveredShare: round(s.received / s.expected, 4),
+    gaps: s.gaps,
+    msgsPerSec: Math.round(best.msgsPerSec),
+    medianMsgsPerSec: Math.round(median(s.floods.map((f) => f.msgsPerSec))),
+    // CPU per message is steadier than wall-clock rates on a shared machine: the median round.
+    serverCpuUsPerMsg: round(median(s.floods.map((f) => f.serverCpuUsPerMsg)), 2),
+    clientCpuUsPerMsg: round(median(s.floods.map((f) => f.clientCpuUsPerMsg)), 2),
+  };
+  result('ws_fanout', {
+    case: s.kind,
+    ...row,
+    connectSec: s.connectSec,
+    rate: RATE,
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    clientProcs: PROCS,
+    frameBytes: s.frameBytes,
+    publishMaxLateMs: round(s.maxLateMs, 1),
+    serverCpuShare: round(median(s.floods.map((f) => f.serverCpuShare)), 2),
+    floodThrottledShare: round(median(s.floods.map((f) => f.throttledShare)), 2),
+    conflated: s.conflated,
+    parse: process.env.FANOUT_PARSE === 'scan' ? 'scan' : 'full',
+  });
+  return row;
 }
 
 const rows: Row[] = [];
 const failures: string[] = [];
 for (const total of CLIENTS) {
-  for (const kind of KINDS) {
-    note(`ws-fanout: ${kind}, ${fmt(total)} clients …`);
-    try {
-      rows.push(await measure(kind, total));
-    } catch (err) {
-      failures.push(`${kind} × ${total}: ${(err as Error).message}`);
-      note(`  failed: ${(err as Error).message}`);
+  const live: Setup[] = [];
+  try {
+    for (const kind of KINDS) {
+      note(`ws-fanout: ${kind}: connecting ${fmt(total)} clients …`);
+      await setUp(kind, total, live);
     }
+    for (let r = 0; r < ROUNDS; r++) {
+      // Rotate who goes first so that no kind always follows the same neighbour.
+      const order = live.map((_, i) => live[(i + r) % live.length]!);
+      note(`ws-fanout: ${fmt(total)} clients, round ${r + 1}/${ROUNDS}`);
+      for (const s of order) await latencyRound(s, total);
+      for (const s of order) await floodRound(s);
+    }
+    for (const s of live) rows.push(summarize(s, total));
+  } catch (err) {
+    failures.push(`${fmt(total)} clients: ${(err as Error).message}`);
+    note(`  failed: ${(err as Error).message}`);
+  } finally {
+    await Promise.all(live.map(tearDown));
   }
 }
 
-note(`\nws fan-out — ${RATE} msg/s for ${SECONDS} s (latency), then saturation for ${SECONDS} s; ${PROCS} client processes; ${process.version}`);
+note(`\nws fan-out — latency at ${RATE} msg/s, saturation; ${ROUNDS} rounds × ${SECONDS} s each; ${PROCS} client processes per server; ${process.version}`);
 table(
   ['server', 'clients', 'KiB/conn', 'p50 ms', 'p99 ms', 'max ms', 'delivered', 'gaps', 'msgs/s', 'vs raw', 'srv µs/msg', 'cli µs/msg'],
   rows.map((r) => {
@@ -192,17 +244,19 @@ for (const total of CLIENTS) {
     case: 'targets',
     clients: total,
     gatewayVsRaw: ratio,
+    gatewayVsRawMedian: round(gw.medianMsgsPerSec / raw.medianMsgsPerSec, 2),
     gatewayVsRawServerCpu: cpuRatio,
     ratioTarget: RATIO_TARGET,
     ratioMet: ratio >= RATIO_TARGET,
     p99: gw.p99,
+    rawP99: raw.p99,
     p99TargetMs: P99_TARGET_MS,
     p99Met: total < 5_000 ? null : gw.p99 <= P99_TARGET_MS,
     complete: gw.deliveredShare === 1 && gw.gaps === 0,
   });
   note(
-    `${fmt(total)} clients: gateway/raw delivered ${ratio}× (target ≥ ${RATIO_TARGET}×), server CPU efficiency ${cpuRatio}× of raw; ` +
-      `gateway p99 ${gw.p99} ms${total >= 5_000 ? ` (target ≤ ${P99_TARGET_MS} ms)` : ''}`,
+    `${fmt(total)} clients: gateway/raw delivered ${ratio}× (target ≥ ${RATIO_TARGET}×), server CPU per message ${cpuRatio}× as efficient as raw; ` +
+      `gateway p99 ${gw.p99} ms vs raw ${raw.p99} ms${total >= 5_000 ? ` (target ≤ ${P99_TARGET_MS} ms)` : ''}`,
   );
 }
 

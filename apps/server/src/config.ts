@@ -40,6 +40,8 @@ export interface Config {
     simDayMs: number;
     ssi: { consumerId: string; consumerSecret: string } | undefined;
     alpaca: { keyId: string; secretKey: string } | undefined;
+    /** No market data for this long while a market trades raises the stale-feed alert; 0 turns the watchdog off. */
+    staleAfterMs: number;
   };
   jwtSecret: string;
   /** The signing secret before a rotation, accepted for verification only until its tokens expire. */
@@ -243,6 +245,16 @@ function parseSpeed(r: Reader): number | 'max' {
   return n;
 }
 
+function parseStaleAfter(r: Reader): number {
+  const ms = r.int('FEED_STALE_AFTER_MS', 30_000, 0, 86_400_000);
+  // Below a second every pause between two vendor messages would count as an outage.
+  if (ms > 0 && ms < 1_000) {
+    r.problem('FEED_STALE_AFTER_MS', `must be 0 (watchdog off) or at least 1000 ms (got ${ms})`);
+    return 30_000;
+  }
+  return ms;
+}
+
 function parseScale(r: Reader, role: Role): ScaleSettings {
   if (role !== 'all') {
     // Both scaled-out roles share state through Redis and PostgreSQL; neither works embedded.
@@ -343,6 +355,7 @@ export function loadConfig(env: Env = process.env): Config {
       simDayMs: r.int('SIM_DAY_MS', 600_000, 10_000, 86_400_000),
       ssi,
       alpaca,
+      staleAfterMs: parseStaleAfter(r),
     },
     jwtSecret,
     jwtSecretPrevious,

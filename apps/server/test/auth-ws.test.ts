@@ -8,7 +8,7 @@
  * origins and connections over the per-IP limit are refused before the
  * handshake; PUBLIC_MARKET_DATA=false needs a token on market channels.
  */
-import { WS_CLOSE, alertsKey } from '@stock-tracker/protocol';
+import { SYSTEM_ALERTS_KEY, WS_CLOSE, alertsKey } from '@stock-tracker/protocol';
 import { AuthService } from '../src/auth/auth-service.ts';
 import { createAuthRepository } from '../src/storage/auth-repo.ts';
 import { TEST_JWT, type Session } from './auth-fixture.ts';
@@ -44,7 +44,7 @@ describe('WebSocket auth (accounts, public market data)', () => {
     const c = await Client.open(e.url('/ws/alerts'), ['stock-tracker', `bearer.${alice.token}`]);
     expect(c.ws.protocol).toBe('stock-tracker');
     c.send({ op: 'subscribe', id: 's' });
-    expect((await c.next((m) => m.type === 'subscribed')).keys).toEqual([alertsKey(alice.userId)]);
+    expect((await c.next((m) => m.type === 'subscribed')).keys).toEqual([alertsKey(alice.userId), SYSTEM_ALERTS_KEY]);
     c.ws.close();
   });
 
@@ -57,7 +57,7 @@ describe('WebSocket auth (accounts, public market data)', () => {
     const b = await Client.open(e.url('/ws/alerts'));
     b.send({ op: 'auth', token: bob.token });
     b.send({ op: 'subscribe', id: 'own' });
-    expect((await b.next((m) => m.type === 'subscribed')).keys).toEqual([alertsKey(bob.userId)]);
+    expect((await b.next((m) => m.type === 'subscribed')).keys).toEqual([alertsKey(bob.userId), SYSTEM_ALERTS_KEY]);
     const pub = e.bus.publisher();
     pub.publish('alerts', alertsKey(bob.userId), 'event', { id: 'for-bob', userId: bob.userId } as never);
     pub.publish('alerts', alertsKey(alice.userId), 'event', { id: 'for-alice', userId: alice.userId } as never);

@@ -277,7 +277,7 @@ describe('ws gateway: alerts and auth', () => {
     expect(await c.next((m) => m.type === 'error')).toMatchObject({ code: 'FORBIDDEN', id: 'x' });
     c.send({ op: 'subscribe' });
     const sub = await c.next((m) => m.type === 'subscribed');
-    expect(sub.keys).toEqual(['user:u1']);
+    expect(sub.keys).toEqual(['user:u1', 'system']);
     pub.publish('alerts', 'user:u9', 'event', { id: 'a9', userId: 'u9' } as never);
     pub.publish('alerts', 'user:u1', 'event', { id: 'a1', userId: 'u1' } as never);
     const u = await c.next((m) => m.type === 'update');
@@ -293,7 +293,7 @@ describe('ws gateway: alerts and auth', () => {
     expect(await c.next((m) => m.type === 'error')).toMatchObject({ code: 'UNAUTHORIZED' });
     c.send({ op: 'auth', token: 'good' });
     c.send({ op: 'subscribe' });
-    expect((await c.next((m) => m.type === 'subscribed')).keys).toEqual(['user:u2']);
+    expect((await c.next((m) => m.type === 'subscribed')).keys).toEqual(['user:u2', 'system']);
     c.send({ op: 'auth', token: 'bad' });
     expect((await c.closed).code).toBe(WS_CLOSE.UNAUTHORIZED);
   });

@@ -225,3 +225,26 @@ export const AlertEvent = Type.Object({
   message: Type.String(),
 });
 export type AlertEvent = Static<typeof AlertEvent>;
+
+/**
+ * Operational notices for every user, not fired by a rule: streamed on the
+ * alerts channel under the `system` key (ws.ts SYSTEM_ALERTS_KEY).
+ * `feed_stale`: no market data arrived for too long while a market trades;
+ * `feed_recovered`: data flows again (or the market stopped trading), which
+ * ends the notice.
+ */
+export const SystemAlertKind = Type.Union([Type.Literal('feed_stale'), Type.Literal('feed_recovered')]);
+export type SystemAlertKind = Static<typeof SystemAlertKind>;
+
+export const SystemAlert = Type.Object({
+  id: Type.String(),
+  kind: SystemAlertKind,
+  severity: Type.Union([Type.Literal('error'), Type.Literal('info')]),
+  ts: Type.Number({ description: 'when it was raised, epoch ms' }),
+  /** The feed's name (`ssi`, `alpaca`, `simulator`, `replay`). */
+  feed: Type.String(),
+  /** feed_stale: how long no market data had arrived; feed_recovered: how long the outage lasted. */
+  silentMs: Type.Number(),
+  message: Type.String(),
+});
+export type SystemAlert = Static<typeof SystemAlert>;

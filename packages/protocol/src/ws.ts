@@ -14,6 +14,8 @@
  *            `top`          ForeignTop (state)
  * - index:   `<INDEX ID>`   IndexState (state)
  * - alerts:  `user:<id>`    AlertEvent (event stream, queued)
+ *            `system`       SystemAlert (event stream, queued): every alerts
+ *                           subscription includes it
  *
  * Conflation. For a slow reader the server may replace queued state updates of
  * a key by the newest one; the delivered update then carries `from`, the first
@@ -27,7 +29,7 @@
  * `recovered` for the key followed by the missed updates; otherwise `reset`
  * followed by a fresh `snapshot`.
  */
-import type { AlertEvent, ClassifiedTrade, ForeignState, ForeignTop, IndexState, QuoteState } from './state.ts';
+import type { AlertEvent, ClassifiedTrade, ForeignState, ForeignTop, IndexState, QuoteState, SystemAlert } from './state.ts';
 import type { ErrorCode, ErrorDetail } from './errors.ts';
 
 export type Channel = 'market' | 'foreign' | 'index' | 'alerts';
@@ -71,7 +73,7 @@ export interface ChannelData {
   market: QuoteState | ClassifiedTrade | ClassifiedTrade[];
   foreign: ForeignState | ForeignTop;
   index: IndexState;
-  alerts: AlertEvent | AlertEvent[];
+  alerts: AlertEvent | AlertEvent[] | SystemAlert | SystemAlert[];
 }
 
 export interface SnapshotMsg<C extends Channel = Channel> {
@@ -171,5 +173,7 @@ export type WsCloseCode = (typeof WS_CLOSE)[keyof typeof WS_CLOSE];
 /** Keys helpers shared by server and client. */
 export const tradesKey = (symbol: string) => `${symbol}:trades`;
 export const alertsKey = (userId: string) => `user:${userId}`;
+/** Alerts-channel key of the notices for every user (SystemAlert). */
+export const SYSTEM_ALERTS_KEY = 'system';
 export const isEventKey = (channel: Channel, key: string) =>
   (channel === 'market' && key.endsWith(':trades')) || channel === 'alerts';

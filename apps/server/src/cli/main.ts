@@ -12,6 +12,8 @@ const COMMANDS: Record<string, { describe: string; load: () => Promise<{ run(arg
   restore: { describe: 'restore a backup into a new database and verify row counts', load: () => import('./restore.ts') },
   backfill: { describe: 'import vendor history (daily or 1-minute bars) into storage; resumable', load: () => import('./backfill.ts') },
   all: { describe: 'run collector + API + WebSocket + web app in one process', load: () => import('./serve.ts').then((m) => ({ run: (argv: string[]) => m.run(argv, 'all') })) },
+  collector: { describe: 'run the collector (feed → engine → Redis bus + storage; leader-elected, hot standby)', load: () => import('./serve.ts').then((m) => ({ run: (argv: string[]) => m.run(argv, 'collector') })) },
+  api: { describe: 'run an API replica (REST + WebSocket over Redis; WEB_CONCURRENCY workers)', load: () => import('./serve.ts').then((m) => ({ run: (argv: string[]) => m.run(argv, 'api') })) },
   serve: { describe: 'run the server in the role given by ROLE (default all)', load: () => import('./serve.ts') },
 };
 

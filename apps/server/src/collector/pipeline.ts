@@ -262,10 +262,18 @@ export class Collector {
     }
   }
 
+  /**
+   * The market's current time: event time extrapolated by the wall time since
+   * it last moved (see the header comment); the clock before the first event.
+   */
+  marketTime(): number {
+    return Number.isFinite(this.lastEngineTime) ? this.lastEngineTime + (this.clock.now() - this.engineMovedAt) : this.clock.now();
+  }
+
   /** Timer: move event time forward (see the header comment); skipped while events wait, to keep their order. */
   private tick(): void {
     if (this.backlogged() || !Number.isFinite(this.lastEngineTime)) return;
-    const target = this.lastEngineTime + (this.clock.now() - this.engineMovedAt);
+    const target = this.marketTime();
     if (target > this.engine.now()) this.engine.advance(target, this.emit);
   }
 }

@@ -8,7 +8,7 @@
  * let in-flight requests finish, flush the writer, close the database.
  */
 import type { FastifyInstance } from 'fastify';
-import { MarketEngine } from '@stock-tracker/engine';
+import { HNX, HOSE, MarketEngine, UPCOM, US } from '@stock-tracker/engine';
 import { systemClock, type Clock, type Feed } from '@stock-tracker/feeds';
 import { WS_CLOSE } from '@stock-tracker/protocol';
 import type { Config } from '../config.ts';
@@ -26,6 +26,7 @@ import { createRegistry } from '../observability/metrics.ts';
 import { monitorEventLoop } from '../observability/event-loop.ts';
 import { createFeed } from './feed-factory.ts';
 import { createAuth } from '../auth/index.ts';
+import { FeedWatchdog, feedFreshnessCheck, publishSystemAlert } from '../feed-health/index.ts';
 
 export interface StartOptions {
   config: Config;
@@ -75,7 +76,23 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     // Bounded: a database that stays down must not hang shutdown forever (unsaved rows are logged).
     cleanups.push(() => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.7) }));
     const feed = opts.feed ?? createFeed(config.feed, clock, log);
-    const collector = new Collector({ feed, engine, publisher: bus.publisher(), writer, clock, registry, log });
+    // One publisher (one epoch) for market data and system alerts alike.
+    const publisher = bus.publisher();
+    const collector = new Collector({ feed, engine, publisher, writer, clock, registry, log });
+    const watchdog =
+      config.feed.staleAfterMs > 0
+        ? new FeedWatchdog({
+            feed,
+            quotes: () => engine.quotes(),
+            marketTime: () => collector.marketTime(),
+            clock,
+            staleAfterMs: config.feed.staleAfterMs,
+            fallbackRules: config.feed.kind === 'alpaca' ? [US] : [HOSE, HNX, UPCOM],
+            registry,
+            log,
+            onAlert: (alert) => publishSystemAlert(publisher, alert),
+          })
+        : null;
     collector.preload(await repos.symbols.list());
     const auth = createAuth(config, db, user.id, log);
     if (config.auth.mode === 'none' && config.appEnv === 'production') log.warn('AUTH_MODE=none in production: every client acts for the local user');
@@ -96,7 +113,13 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
       alertSink: engine.alerts,
       repos,
       feedStatus: () => feed.status(),
-      readiness: [databaseCheck(db), migrationsCheck(() => migrationStatus(db)), feedCheck(() => feed.status()), writerCheck(() => writer.status())],
+      readiness: [
+        databaseCheck(db),
+        migrationsCheck(() => migrationStatus(db)),
+        feedCheck(() => feed.status()),
+        writerCheck(() => writer.status()),
+        ...(watchdog ? [feedFreshnessCheck(watchdog)] : []),
+      ],
       registry,
       eventLoop,
     });
@@ -123,8 +146,17 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    await collector.start();
     cleanups.push(() => collector.stop());
+    // Stopped before the feed is (cleanups run in reverse): a feed shutting down is not an outage.
+    watchdog?.start();
+    cleanups.push(() => watchdog?.stop());
+    await collector.start().catch((err: unknown) => {
+      // A vendor feed that stopped for good (credentials refused, plan without the feed) must not take the server
+      // down: the supervisor would restart it into the same refusal again and again. Stored data stays served and
+      // /readyz names the reason until the configuration is fixed. Anything else is still a failed start.
+      if (feed.status().state !== 'failed') throw err;
+      log.error({ err, feed: feed.name }, `feed '${feed.name}' failed: ${err instanceof Error ? err.message : String(err)}; serving stored data without live updates (see /readyz)`);
+    });
 
     let closing: Promise<void> | undefined;
     const close = () => {

@@ -10,6 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import {
+  SYSTEM_ALERTS_KEY,
   WS_CLOSE,
   alertsKey,
   isEventKey,
@@ -256,12 +257,14 @@ export class WsConnection {
     let keys: string[] = [];
     if (channel === 'alerts') {
       const own = alertsKey(user!.userId);
-      const others = (op.symbols ?? []).map((s, i) => ({ s, i })).filter(({ s }) => s !== '*' && s !== own);
+      const others = (op.symbols ?? []).map((s, i) => ({ s, i })).filter(({ s }) => s !== '*' && s !== own && s !== SYSTEM_ALERTS_KEY);
       if (others.length > 0) {
         const details = others.slice(0, 10).map(({ i }) => ({ path: `/symbols/${i}`, issue: 'only your own alerts stream' }));
         return this.error('FORBIDDEN', `Only ${own} can be subscribed on this connection.`, details, op.id);
       }
-      keys = [own];
+      // Notices for every user (stale feed) travel with the user's own alerts; naming one key (after a gap) asks for just that one.
+      const named = (op.symbols ?? []).filter((s) => s !== '*');
+      keys = named.length > 0 && !(op.symbols ?? []).includes('*') ? [...new Set(named)] : [own, SYSTEM_ALERTS_KEY];
       wild = false;
     } else if (!wild) {
       const { keys: k, bad } = this.expand(op.symbols!, op.trades === true);

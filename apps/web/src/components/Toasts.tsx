@@ -1,4 +1,4 @@
-/** Live alert notifications: a polite live region, newest last, auto-dismissed. */
+/** Live alert notifications: a polite live region, newest last, auto-dismissed; a system notice stays until it clears. */
 import { Link } from 'react-router-dom';
 import { formatTime } from '../lib/format.ts';
 import type { AlertFeed } from '../store/alert-feed.ts';
@@ -6,8 +6,17 @@ import { useValue } from '../store/value-store.ts';
 
 export function Toasts({ feed }: { feed: AlertFeed }) {
   const toasts = useValue(feed.toasts);
+  const notice = useValue(feed.notice);
   return (
     <div className="toasts" role="status" aria-live="polite" aria-label="Alert notifications">
+      {notice && (
+        <div className="toast toast-system" role="alert" data-kind={notice.kind}>
+          <div>
+            <strong>Market data delayed</strong> <span className="muted">{formatTime(notice.ts)}</span>
+          </div>
+          <div>{notice.message}</div>
+        </div>
+      )}
       {toasts.map(({ id, alert }) => (
         <div key={id} className="toast">
           <div>

@@ -2,8 +2,11 @@
  * Alerts fired for the user, as they arrive on /ws/alerts: a bounded list for
  * the alerts page and short-lived toasts. The snapshot on (re)subscribe seeds
  * the list silently; only live updates pop a toast.
+ *
+ * System notices (the `system` key: market data stale) are not rule alerts:
+ * the latest one decides whether a notice stays on screen until it clears.
  */
-import type { AlertEvent } from '@stock-tracker/protocol';
+import type { AlertEvent, SystemAlert } from '@stock-tracker/protocol';
 import { ValueStore } from './value-store.ts';
 
 export const MAX_ALERTS = 100;
@@ -17,6 +20,8 @@ export interface Toast {
 export class AlertFeed {
   readonly list = new ValueStore<readonly AlertEvent[]>([]);
   readonly toasts = new ValueStore<readonly Toast[]>([]);
+  /** The current outage notice, null when market data is live. */
+  readonly notice = new ValueStore<SystemAlert | null>(null);
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   constructor(private readonly toastMs = TOAST_MS) {}
 
@@ -30,6 +35,12 @@ export class AlertFeed {
     if (!this.merge([event])) return;
     this.toasts.update((t) => [...t, { id: event.id, alert: event }].slice(-5));
     this.timers.set(event.id, setTimeout(() => this.dismiss(event.id), this.toastMs));
+  }
+
+  /** System notices, oldest first (a snapshot or one update): the newest one is the current state. */
+  system(notices: readonly SystemAlert[]): void {
+    const last = notices[notices.length - 1];
+    if (last) this.notice.set(last.kind === 'feed_stale' ? last : null);
   }
 
   dismiss(id: string): void {

@@ -4,7 +4,7 @@
  * only routes its messages. The client is injected as a factory so tests and
  * the benchmark can drive the app without sockets.
  */
-import type { AlertEvent, ClassifiedTrade, IndexState, QuoteState, SnapshotMsg, UpdateMsg } from '@stock-tracker/protocol';
+import { SYSTEM_ALERTS_KEY, type AlertEvent, type ClassifiedTrade, type IndexState, type QuoteState, type SnapshotMsg, type SystemAlert, type UpdateMsg } from '@stock-tracker/protocol';
 import type { AlertFeed } from './alert-feed.ts';
 import type { ConnectionState, ConnectionStore } from './connection.ts';
 import type { IndexStore } from './index-store.ts';
@@ -44,6 +44,9 @@ export const looksLikeIndex = (v: unknown): v is IndexState =>
   isObj(v) && typeof v.id === 'string' && typeof v.value === 'number' && typeof v.ts === 'number';
 export const looksLikeAlert = (v: unknown): v is AlertEvent =>
   isObj(v) && typeof v.id === 'string' && typeof v.ruleId === 'string' && typeof v.ts === 'number';
+
+export const looksLikeSystemAlert = (v: unknown): v is SystemAlert =>
+  isObj(v) && typeof v.id === 'string' && (v.kind === 'feed_stale' || v.kind === 'feed_recovered') && typeof v.message === 'string' && typeof v.ts === 'number';
 
 export interface HubStats {
   messages: number;
@@ -93,6 +96,11 @@ export class MarketHub {
     const alertStream = factory({ url: this.url('/ws/alerts'), symbols: '*' });
     this.listen(alertStream, (msg) => {
       const items = Array.isArray(msg.data) ? msg.data : [msg.data];
+      if (msg.key === SYSTEM_ALERTS_KEY) {
+        const notices = items.filter(looksLikeSystemAlert);
+        if (notices.length !== items.length) this.bad();
+        return alerts.system(notices);
+      }
       const valid = items.filter(looksLikeAlert);
       if (valid.length !== items.length) this.bad();
       if (msg.type === 'snapshot') alerts.seed(valid);

@@ -1,9 +1,10 @@
 /**
  * One row of the price board. It subscribes to its own symbol only, so an
- * update to one symbol re-renders one row. Changed cells flash: the class
- * alternates between two identical animations so each change restarts it.
+ * update to one symbol re-renders one row, and only while the row is
+ * rendered (in view). Changed cells flash (see flash.ts): the tint is put on
+ * the cell right after the commit that changed its text, in the same frame.
  */
-import { memo, useRef, type MouseEvent } from 'react';
+import { memo, useLayoutEffect, useRef, type MouseEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { toneClass } from '../../lib/colors.ts';
 import { countRowRender } from '../../lib/render-counter.ts';
@@ -11,33 +12,7 @@ import { useKeyed } from '../../store/hooks.ts';
 import type { QuoteStore } from '../../store/quote-store.ts';
 import { ariaRowIndex } from './board-geometry.ts';
 import { COLUMNS, type CellView } from './columns.ts';
-
-interface FlashMark {
-  text: string;
-  num: number | null;
-  /** Number of changes seen; its parity picks the animation name. */
-  n: number;
-  dir: 'up' | 'down' | 'chg';
-}
-
-/**
- * Flash class of a cell. Idempotent for a given value (React may render twice),
- * so a re-render without a change keeps the class and does not restart the animation.
- */
-export function flashClass(marks: Map<string, FlashMark>, id: string, cell: CellView): string {
-  const m = marks.get(id);
-  if (!m) {
-    marks.set(id, { text: cell.text, num: cell.num, n: 0, dir: 'chg' });
-    return '';
-  }
-  if (m.text !== cell.text) {
-    m.dir = m.num !== null && cell.num !== null && cell.num !== m.num ? (cell.num > m.num ? 'up' : 'down') : 'chg';
-    m.text = cell.text;
-    m.num = cell.num;
-    m.n++;
-  }
-  return m.n === 0 || !cell.text ? '' : `flash-${m.dir}-${m.n % 2}`;
-}
+import { boardFlash, flashDirection, type FlashSweeper } from './flash.ts';
 
 const EMPTY_CELL: CellView = { text: '', tone: 'none', num: null };
 
@@ -52,17 +27,36 @@ export interface BoardRowProps {
   onFocusRow: (symbol: string) => void;
   onOpen: (symbol: string) => void;
   onWatch?: (symbol: string, anchor: HTMLElement) => void;
+  /** Where flashes are timed (tests pass one with a fake clock). */
+  flash?: FlashSweeper;
 }
 
 export const BoardRow = memo(function BoardRow(p: BoardRowProps) {
   countRowRender(p.symbol);
   const q = useKeyed(p.store, p.symbol);
-  const marks = useRef(new Map<string, FlashMark>()).current;
+  const views = COLUMNS.map((c) => (q ? c.cell(q, p.compact) : c.id === 'symbol' ? { ...EMPTY_CELL, text: p.symbol } : EMPTY_CELL));
+  const tr = useRef<HTMLTableRowElement>(null);
+  const shown = useRef<readonly CellView[] | null>(null);
+  const sweeper = p.flash ?? boardFlash;
+  // After the commit, before the paint: compare with what the row showed and tint what changed.
+  // A row that just mounted (scrolled into view) has nothing to compare with, so it does not flash.
+  useLayoutEffect(() => {
+    const prev = shown.current;
+    shown.current = views;
+    const row = tr.current;
+    if (!prev || !row) return;
+    for (let i = 1; i < COLUMNS.length; i++) {
+      const dir = flashDirection(prev[i], views[i]!);
+      const cell = row.cells[i];
+      if (dir && cell) sweeper.flash(cell, dir);
+    }
+  });
   // Zebra by position, not :nth-child: spacer rows and rows entering on scroll would shift the stripes.
   const cls = ['board-row', p.index % 2 === 1 ? 'alt' : '', p.focused ? 'focused' : '', q?.halted ? 'halted' : ''].filter(Boolean).join(' ');
 
   return (
     <tr
+      ref={tr}
       className={cls}
       data-symbol={p.symbol}
       aria-rowindex={ariaRowIndex(p.index)}
@@ -70,9 +64,11 @@ export const BoardRow = memo(function BoardRow(p: BoardRowProps) {
       onFocus={() => p.onFocusRow(p.symbol)}
       onDoubleClick={() => p.onOpen(p.symbol)}
     >
-      {COLUMNS.map((c) => {
-        const v = q ? c.cell(q, p.compact) : c.id === 'symbol' ? { ...EMPTY_CELL, text: p.symbol } : EMPTY_CELL;
-        const className = [`col-${c.id}`, toneClass(v.tone), c.id === 'symbol' ? '' : flashClass(marks, c.id, v)].filter(Boolean).join(' ');
+      {COLUMNS.map((c, i) => {
+        const v = views[i]!;
+        const tone = toneClass(v.tone);
+        // The flash class is not here: flash.ts adds and removes it on the element.
+        const className = tone ? `col-${c.id} ${tone}` : `col-${c.id}`;
         if (c.id === 'symbol') {
           return (
             <th key={c.id} scope="row" className={className}>

@@ -1,0 +1,438 @@
+/**
+ * Role `collector` (docs/scaling.md): feed → engine → Redis bus + storage
+ * writer, run by exactly one process at a time — the holder of the leader
+ * lock. Every other collector is a hot standby: connected to Redis and
+ * PostgreSQL, campaigning every LEADER_RENEW_MS, and taking over within
+ * LEADER_TTL_MS + LEADER_RENEW_MS when the leader dies.
+ *
+ * Becoming leader: the publisher activates (it continues the epoch and every
+ * stream's seq from Redis), then the pipeline starts — reference data and
+ * alert rules loaded from storage, a fresh engine, the feed. The takeover
+ * guard (takeover-guard.ts) keeps the feed's catch-up from publishing again
+ * what the previous leader published.
+ *
+ * Losing it: the publisher stops at once (fenced writes, leader/). When
+ * another collector took the lock the pipeline stops too; when the lease
+ * only lapsed (Redis unreachable) it keeps running — storage keeps ingesting,
+ * bus messages queue — and continues if this process leads again.
+ *
+ * Also here: the live view for api replicas (market-view/view-writer.ts),
+ * alert rule changes from api replicas (market-view/alert-rule-sync.ts), and
+ * /healthz, /readyz, /metrics on PORT.
+ */
+import os from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { Gauge, type Registry } from 'prom-client';
+import type { Redis } from 'ioredis';
+import { MarketEngine } from '@stock-tracker/engine';
+import { systemClock, type Clock, type Feed, type FeedStatus } from '@stock-tracker/feeds';
+import type { EngineOutput, MarketEvent } from '@stock-tracker/protocol';
+import type { Config } from '../config.ts';
+import { openDatabase, type Db } from '../storage/db.ts';
+import { migrationStatus } from '../storage/migrate.ts';
+import { createRepositories, type Repositories } from '../storage/repositories.ts';
+import { StorageWriter } from '../storage/writer.ts';
+import { RedisStreamPublisher } from '../bus/index.ts';
+import { closeClient, createRedisClient } from '../bus/redis/connection.ts';
+import { LeaderLock, type LostReason } from '../leader/index.ts';
+import { Collector, type OutputWriter } from '../collector/index.ts';
+import { databaseCheck, feedCheck, migrationsCheck, writerCheck, type ReadinessCheck } from '../http/readiness.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createRegistry, getOrCreate } from '../observability/metrics.ts';
+import { monitorEventLoop } from '../observability/event-loop.ts';
+import { LiveViewWriter } from '../market-view/view-writer.ts';
+import { viewKeys } from '../market-view/keys.ts';
+import { AlertRuleFollower } from '../market-view/alert-rule-sync.ts';
+import { createFeed } from './feed-factory.ts';
+import { TakeoverGuard, loadTakeoverBaseline, type TakeoverGuardStats } from './takeover-guard.ts';
+import { ChunkedFeed } from './chunked-feed.ts';
+import { boundPort, buildProbeApp, Cleanups, displayUrl, storedEventHorizons } from './shared.ts';
+
+export interface CollectorRoleOptions {
+  config: Config;
+  log?: Logger;
+  clock?: Clock;
+  /** Builds the feed each time this process becomes leader (tests); default from the configuration. */
+  feedFactory?: () => Feed;
+}
+
+export interface CollectorRoleStatus {
+  id: string;
+  leader: boolean;
+  /** The current holder when standing by (null when unknown). */
+  holder: string | null;
+  pipeline: boolean;
+  publisher: ReturnType<RedisStreamPublisher['status']>;
+  /** Trades the engine produced and the storage writer accepted since this process started (all leaderships). */
+  trades: number;
+  lastEventTs: number | null;
+  guard: TakeoverGuardStats | null;
+}
+
+export interface RunningCollector {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  status(): CollectorRoleStatus;
+  /** Graceful shutdown: stop the feed, flush, publish the final state, release the lock. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * One stable Feed for the Collector (and the metrics it registers once),
+ * delegating to the feed of the current leadership.
+ */
+class ActiveFeed implements Feed {
+  current: Feed | null = null;
+  constructor(readonly name: string) {}
+  start(sink: (ev: MarketEvent) => void): Promise<void> {
+    return this.current ? this.current.start(sink) : Promise.reject(new Error('no feed: not leading'));
+  }
+  async stop(): Promise<void> {
+    await this.current?.stop();
+  }
+  status(): FeedStatus {
+    return this.current?.status() ?? { name: this.name, connected: false, lastEventTs: null, events: 0, malformed: 0, errors: {} };
+  }
+  pause(): void {
+    this.current?.pause?.();
+  }
+  resume(): void {
+    this.current?.resume?.();
+  }
+}
+
+interface Pipeline {
+  engine: MarketEngine;
+  guard: TakeoverGuard;
+  view: LiveViewWriter;
+  stop(): Promise<void>;
+}
+
+export async function startCollector(opts: CollectorRoleOptions): Promise<RunningCollector> {
+  const { config } = opts;
+  const s = config.scale;
+  if (!config.redisUrl || !config.databaseUrl) throw new Error('the collector role needs REDIS_URL and DATABASE_URL');
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: 'collector' } });
+  const id = `${os.hostname()}:${process.pid}`;
+  const registry = createRegistry({ defaultLabels: { role: 'collector' } });
+  const eventLoop = monitorEventLoop(registry);
+  const cleanups = new Cleanups(log);
+  cleanups.add('event loop monitor', () => eventLoop.stop());
+
+  try {
+    const db: Db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+    cleanups.add('database', () => db.close());
+    const schema = await migrationStatus(db);
+    if (schema.current !== schema.expected) log.warn(schema, 'database schema is not current; run `stock-tracker migrate` (readiness fails until then)');
+    const repos = createRepositories(db);
+    const redis = { url: config.redisUrl };
+    const keys = viewKeys(s.redisPrefix);
+
+    const publisher = new RedisStreamPublisher({
+      ...redis,
+      prefix: s.redisPrefix,
+      historyState: s.busHistoryState,
+      historyEvents: s.busHistoryEvents,
+      maxAgeMs: s.busMaxAgeMs,
+      log,
+      onEpoch: (epoch, reason) => {
+        log.warn({ epoch, reason }, 'bus: new epoch (subscribers resynchronise)');
+        leadership.pipeline?.view.markAll();
+      },
+    });
+    cleanups.add('bus publisher', () => publisher.close());
+    const viewRedis = createRedisClient(redis, 'st-collector-view');
+    cleanups.add('view redis client', () => closeClient(viewRedis));
+    const writer = new StorageWriter(db, { registry, log });
+    cleanups.add('storage writer', () => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.5) }));
+
+    const leadership = new Leadership({ config, id, log, clock, db, repos, publisher, viewRedis, writer, registry, feedFactory: opts.feedFactory });
+    cleanups.add('leadership', () => leadership.shutdown());
+    const follower = new AlertRuleFollower({
+      redis,
+      channel: keys.alertRules,
+      target: () => leadership.pipeline?.engine.alerts ?? null,
+      loadAll: () => repos.alertRules.listAll(),
+      reloadMs: s.alertRulesReloadMs,
+      log,
+    }).start();
+    cleanups.add('alert rule follower', () => follower.stop());
+    registerCollectorMetrics(registry, leadership, publisher);
+
+    const readiness: ReadinessCheck[] = [
+      {
+        name: 'leadership',
+        async run() {
+          const st = leadership.status();
+          if (st.leader) return { ok: true, detail: `leader (${id}), bus ${st.publisher.state}` };
+          return { ok: true, detail: `standby${st.holder ? `; leader: ${st.holder}` : ''}` };
+        },
+      },
+      {
+        name: 'redis',
+        async run() {
+          const p = publisher.status();
+          return p.connected ? { ok: true } : { ok: false, detail: `redis unreachable${p.lastError ? `: ${p.lastError}` : ''}` };
+        },
+      },
+      databaseCheck(db),
+      migrationsCheck(() => migrationStatus(db)),
+      {
+        name: 'feed',
+        run: () => (leadership.status().pipeline ? feedCheck(() => leadership.feed.status()).run() : Promise.resolve({ ok: true, detail: 'standby: not running' })),
+      },
+      writerCheck(() => writer.status()),
+    ];
+    const app = await buildProbeApp({ readiness, registry, eventLoop }, log);
+    cleanups.add('http', () => app.close());
+    await app.listen({ port: config.port, host: config.host });
+    const port = boundPort(app, config.port);
+
+    leadership.start();
+    log.info({ id, lock: keys.leaderLock }, 'collector started; campaigning for leadership');
+
+    let closing: Promise<void> | undefined;
+    return {
+      url: displayUrl(config.host, port),
+      port,
+      app,
+      status: () => leadership.status(),
+      close: () => {
+        closing ??= (async () => {
+          log.info('collector shutting down');
+          await cleanups.run();
+          log.info({ trades: leadership.trades, lastEventTs: leadership.lastEventTs }, 'collector stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await cleanups.run();
+    throw err;
+  }
+}
+
+interface LeadershipDeps {
+  config: Config;
+  id: string;
+  log: Logger;
+  clock: Clock;
+  db: Db;
+  repos: Repositories;
+  publisher: RedisStreamPublisher;
+  viewRedis: Redis;
+  writer: StorageWriter;
+  registry: Registry;
+  feedFactory?: () => Feed;
+}
+
+/** The leader state machine: every transition runs on one chain, so starts and stops never interleave. */
+class Leadership {
+  readonly lock: LeaderLock;
+  readonly feed: ActiveFeed;
+  pipeline: Pipeline | null = null;
+  holder: string | null = null;
+  trades = 0;
+  lastEventTs: number | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private closing = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly d: LeadershipDeps) {
+    const s = d.config.scale;
+    this.feed = new ActiveFeed(d.config.feed.kind);
+    this.lock = new LeaderLock({
+      redis: { url: d.config.redisUrl! },
+      key: `${s.redisPrefix}leader:collector`,
+      id: d.id,
+      ttlMs: s.leaderTtlMs,
+      renewMs: s.leaderRenewMs,
+      log: d.log,
+      onElected: () => this.onElected(),
+      onLost: (reason) => this.onLost(reason),
+      onStandby: (holder) => this.onStandby(holder),
+    });
+  }
+
+  start(): void {
+    this.lock.start();
+  }
+
+  status(): CollectorRoleStatus {
+    return {
+      id: this.d.id,
+      leader: this.lock.isLeader,
+      holder: this.lock.isLeader ? this.d.id : this.holder,
+      pipeline: this.pipeline !== null,
+      publisher: this.d.publisher.status(),
+      trades: this.trades,
+      lastEventTs: this.lastEventTs,
+      guard: this.pipeline?.guard.stats() ?? null,
+    };
+  }
+
+  /** SIGTERM: stop the feed, flush, publish the final state, then release the lock (the standby takes over at once). */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.run(() => this.stopPipeline('shutdown'));
+    await this.d.writer.flush().catch(() => {}); // bounded by the writer's close timeout later
+    await this.lock.stop();
+  }
+
+  private run(fn: () => Promise<void>): Promise<void> {
+    this.chain = this.chain.then(fn).catch((err: unknown) => this.d.log.error({ err }, 'collector: leadership transition failed'));
+    return this.chain;
+  }
+
+  private onElected(): void {
+    this.holder = this.d.id;
+    // Activate synchronously: from here on publishes queue under this lease.
+    const activation = this.d.publisher.activate(this.lock);
+    void this.run(async () => {
+      try {
+        await activation;
+      } catch {
+        return; // the lease ended before activation finished; onLost has dealt with it
+      }
+      if (this.closing || !this.lock.isLeader) return;
+      if (this.pipeline) {
+        this.d.log.info('collector: leading again; the pipeline kept running');
+        this.pipeline.view.markAll();
+        return;
+      }
+      await this.startPipeline();
+    });
+  }
+
+  private onLost(reason: LostReason): void {
+    // At once, not on the chain: a deposed leader must not publish another batch.
+    this.d.publisher.deactivate(reason === 'taken' ? 'drop' : 'hold');
+    if (reason === 'taken') void this.run(() => this.stopPipeline('another collector took the lock'));
+    else if (reason !== 'released') this.d.log.warn({ reason }, 'collector: lease lapsed; ingest continues, bus messages queue until leadership returns');
+  }
+
+  private onStandby(holder: string): void {
+    // Our own earlier token: the lease lapsed locally (a long pause) but nobody took over; we re-acquire once it expires.
+    if (holder.startsWith(`${this.d.id}:`)) return;
+    this.holder = holder.slice(0, holder.lastIndexOf(':')) || holder; // host:pid, without the token's random part
+    // Whatever a lapsed lease left queued, the new leader publishes itself.
+    if (this.d.publisher.state === 'suspended') this.d.publisher.deactivate('drop');
+    void this.run(() => this.stopPipeline(`collector ${holder} leads`));
+  }
+
+  private async startPipeline(): Promise<void> {
+    const { config, log, repos, publisher, writer, clock, registry, db, viewRedis } = this.d;
+    const s = config.scale;
+    const [refs, rules] = await Promise.all([
+      repos.symbols.list().catch((err: unknown) => (log.warn({ err }, 'collector: reference data not loaded (database); the feed provides it'), [])),
+      repos.alertRules.listAll().catch((err: unknown) => (log.warn({ err }, 'collector: alert rules not loaded (database); retried by the periodic reload'), [])),
+    ]);
+    const baseline = await loadTakeoverBaseline(viewRedis, s.redisPrefix, { historyEvents: s.busHistoryEvents, storedHorizons: () => storedEventHorizons(db), log }).catch(
+      (err: unknown) => {
+        log.warn({ err }, 'collector: could not read what the previous leader published; publishing the catch-up as is');
+        return undefined;
+      },
+    );
+    if (this.closing || !this.lock.isLeader) return;
+    const engine = new MarketEngine({ alertRules: rules });
+    const guard = new TakeoverGuard(publisher, baseline);
+    const view = new LiveViewWriter({
+      redis: viewRedis,
+      prefix: s.redisPrefix,
+      source: engine,
+      fence: this.lock,
+      status: () => {
+        const f = this.feed.status();
+        return { leader: this.d.id, feed: { name: f.name, connected: f.connected, lastEventTs: f.lastEventTs } };
+      },
+      statusTtlMs: Math.max(3 * s.liveViewIntervalMs, s.leaderTtlMs),
+      log,
+    });
+    const tap: OutputWriter = {
+      offer: (out: EngineOutput) => {
+        view.note(out);
+        const ok = writer.offer(out);
+        if (ok && out.type === 'trade') this.trades++;
+        return ok;
+      },
+      waitForCapacity: () => writer.waitForCapacity(),
+    };
+    // Sliced: the simulator replays the day so far inside start(); in one go that could outlast the lease.
+    const feed = new ChunkedFeed((this.d.feedFactory ?? (() => createFeed(config.feed, clock, log)))());
+    this.feed.current = feed;
+    const collector = new Collector({ feed: this.feed, engine, publisher: guard, writer: tap, clock, registry, log });
+    guard.hold();
+    try {
+      collector.preload(refs);
+      await collector.start();
+      // The catch-up is whatever the feed delivered at start: states go out once it is through.
+      await feed.idle();
+      await collector.idle();
+    } catch (err) {
+      guard.release();
+      this.feed.current = null;
+      await collector.stop().catch(() => {});
+      log.error({ err }, 'collector: feed did not start; retrying while leader');
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        if (!this.closing && this.lock.isLeader && !this.pipeline) void this.run(() => this.startPipeline());
+      }, 5_000);
+      return;
+    }
+    guard.release();
+    await view.write();
+    view.start(s.liveViewIntervalMs);
+    this.pipeline = {
+      engine,
+      guard,
+      view,
+      stop: async () => {
+        await collector.stop();
+        this.lastEventTs = feed.status().lastEventTs;
+        // The final state: the last view write and every queued bus message.
+        await view.write();
+        await view.stop();
+        if (this.lock.isLeader) await publisher.drained(2_000);
+        this.feed.current = null;
+      },
+    };
+    log.info({ symbols: engine.references().length, rules: rules.length, guard: guard.stats(), epoch: publisher.epoch }, 'collector: leading; pipeline started');
+  }
+
+  private async stopPipeline(why: string): Promise<void> {
+    const p = this.pipeline;
+    if (!p) return;
+    this.pipeline = null;
+    this.d.log.info({ why }, 'collector: stopping the pipeline');
+    await p.stop();
+  }
+}
+
+function registerCollectorMetrics(registry: Registry, leadership: Leadership, publisher: RedisStreamPublisher): void {
+  const gauge = (name: string, help: string, read: () => number) =>
+    getOrCreate(registry, name, () =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      }),
+    );
+  gauge('collector_leader', '1 while this collector holds the leader lock', () => (leadership.lock.isLeader ? 1 : 0));
+  gauge('collector_leader_elections', 'Times this collector became leader', () => leadership.lock.status().elections);
+  gauge('collector_trades', 'Trades produced and handed to storage since start', () => leadership.trades);
+  gauge('bus_published_messages', 'Bus messages acknowledged by Redis since start', () => publisher.status().published);
+  gauge('bus_buffered_messages', 'Bus messages queued, not yet acknowledged by Redis', () => publisher.status().buffered);
+  gauge('bus_dropped_messages', 'Bus messages never sent (standby, overflow, lost lease)', () => publisher.status().dropped);
+  gauge('bus_epochs_started', 'New epochs this collector started', () => publisher.status().epochsStarted);
+  gauge('bus_fenced_writes', 'Writes Redis refused because the lock had moved on', () => publisher.status().fenced);
+  gauge('takeover_skipped_messages', 'Catch-up messages not published again after a takeover', () => {
+    const g = leadership.pipeline?.guard.stats();
+    return g ? g.skippedEvents + g.skippedStates : 0;
+  });
+}
