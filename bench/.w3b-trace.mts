@@ -328,7 +328,7 @@ try {
   }
   const sentBefore = pump.stats.sent;
   const cpuBefore = await cpu();
-  await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'blink', 'cc', 'gpu', 'disabled-by-default-devtools.timeline.frame'] });
+  await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'blink', 'cc', 'disabled-by-default-devtools.timeline.frame'] });
   const before = await sample(page);
   const wallStart = performance.now();
   await page.waitForTimeout(SECONDS * 1_000);

@@ -23,7 +23,8 @@
  *    is measured alongside: they all share this machine's cores.
  *
  * Knobs: SCALE_CLIENTS=1000,5000  SCALE_REPLICAS=1,2  SCALE_KINDS=gateway,socketio
- *        SCALE_RATE=5  SCALE_SECONDS=5  SCALE_BURST=150  SCALE_CLIENT_PROCS=2
+ *        SCALE_RATE=5  SCALE_SECONDS=5  SCALE_BURST=(150; 60 at 5,000 and 30 at 10,000 clients)
+ *        SCALE_CLIENT_PROCS=2
  *        FANOUT_PARSE=full|scan (client JSON parsing)  SCALE_REPLICA_NODE_ARGS='--cpu-prof'
  * Prints {"bench":"scale_out",...} lines; targets at 5,000 clients: gateway
  * ≥ 2× Socket.IO delivered msgs/s, gateway p99 ≤ 50 ms.
@@ -39,7 +40,9 @@ const KINDS = (process.env.SCALE_KINDS ?? SCALE_KINDS.join(',')).split(',').map(
 const RATE = knob('SCALE_RATE', 5, 0.1, 10_000);
 const SECONDS = knob('SCALE_SECONDS', 5, 1, 600);
 // 180 × ~1.35 KB frames stays under the gateway's 256 KiB high-water mark (see the header).
-const BURST = knob('SCALE_BURST', 150, 10, 180);
+// Default: 150 messages, fewer for many clients so one burst is ~300,000 frames (seconds, not minutes).
+const BURST_KNOB = process.env.SCALE_BURST ? knob('SCALE_BURST', 150, 10, 180) : null;
+const burstFor = (clients: number) => BURST_KNOB ?? Math.max(20, Math.min(150, Math.round(300_000 / clients)));
 const PROCS = knob('SCALE_CLIENT_PROCS', 2, 1, 16);
 const REPLICA_NODE_ARGS = (process.env.SCALE_REPLICA_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const WARMUP = 20;
@@ -71,6 +74,7 @@ interface Row {
   p99: number;
   max: number;
   deliveredShare: number;
+  /** Seq gaps and duplicates seen by clients, plus connections closed by the server. */
   gaps: number;
   deliveredPerSec: number;
   capacityPerSec: number;
@@ -106,7 +110,9 @@ async function phase<T extends { published: number }>(t: Topology, record: boole
     frames,
     windowMs: Math.max(...reports.map((r) => r.windowMs)),
     complete: reports.every((r) => r.minFrames >= pub.published),
-    gaps: sum(reports.map((r) => r.gaps + r.duplicates + r.closedUnexpectedly)),
+    gaps: sum(reports.map((r) => r.gaps + r.duplicates)),
+    closed: sum(reports.map((r) => r.closedUnexpectedly)),
+    errors: sum(reports.map((r) => r.errors)),
     clientCpuMs: sum(reports.map((r) => r.cpuMs)),
   };
 }
@@ -124,7 +130,8 @@ async function measure(kind: ScaleKind, replicas: number, total: number): Promis
     const lat = await phase(t, true, () => t.publisher.call<{ published: number; maxLateMs: number }>('rate', { rate: RATE, seconds: SECONDS }, (SECONDS + 90) * 1000), 60_000);
     const sorted = mergeSorted(lat.reports.map((r) => r.latencies));
 
-    const cap = await phase(t, false, () => t.publisher.call<{ published: number; publishMs: number }>('burst', { count: BURST }, 120_000), 300_000);
+    const burst = burstFor(total);
+    const cap = await phase(t, false, () => t.publisher.call<{ published: number; publishMs: number }>('burst', { count: burst }, 120_000), 300_000);
     const capSec = cap.windowMs / 1000;
     const serverCpuMs = cap.cpu.replicasMs + cap.cpu.redisMs + cap.cpu.publisherMs;
     const status = await Promise.all(t.replicas.map((r) => r.child.call<Record<string, number>>('status')));
@@ -138,7 +145,7 @@ async function measure(kind: ScaleKind, replicas: number, total: number): Promis
       p99: round(percentile(sorted, 99), 2),
       max: round(sorted.length ? sorted[sorted.length - 1]! : Number.NaN, 2),
       deliveredShare: round(lat.frames / (lat.pub.published * total), 4),
-      gaps: lat.gaps + cap.gaps,
+      gaps: lat.gaps + cap.gaps + lat.closed + cap.closed,
       deliveredPerSec: Math.round(lat.frames / (lat.pub.published / RATE)),
       capacityPerSec: Math.round(cap.frames / capSec),
       burstComplete: cap.complete,
@@ -156,7 +163,10 @@ async function measure(kind: ScaleKind, replicas: number, total: number): Promis
       ...row,
       rate: RATE,
       seconds: SECONDS,
-      burst: BURST,
+      burst,
+      seqGaps: lat.gaps + cap.gaps,
+      closedByServer: lat.closed + cap.closed,
+      clientErrors: lat.errors + cap.errors,
       clientProcs: PROCS,
       payloadBytes: t.payloadBytes,
       published: lat.pub.published,
@@ -195,7 +205,7 @@ for (const total of CLIENTS) {
 }
 
 note(
-  `\nscale-out through Redis Streams — ${RATE} msg/s for ${SECONDS} s (latency), then a ${BURST}-message burst (capacity); ` +
+  `\nscale-out through Redis Streams — ${RATE} msg/s for ${SECONDS} s (latency), then a ${BURST_KNOB ?? 'min(150, 300k/clients)'}-message burst (capacity); ` +
     `${PROCS} client processes; ${process.version}; ${Math.round((performance.now() - started) / 1000)} s`,
 );
 table(

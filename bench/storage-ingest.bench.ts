@@ -12,7 +12,7 @@
  * Creates and drops its own database on BENCH_ADMIN_URL
  * (default postgres://postgres@127.0.0.1:5432/postgres).
  *
- * Knobs: INGEST_ROWS=200000  INGEST_RUNS=3  BENCH_ADMIN_URL
+ * Knobs: INGEST_ROWS=200000  INGEST_RUNS=5  BENCH_ADMIN_URL
  * Prints {"bench":"storage_ingest",...}; target: writer ≥ 0.8× raw COPY.
  */
 import { Readable } from 'node:stream';
@@ -27,7 +27,7 @@ import { fmt, knob, note, result, round, table } from './lib/report.ts';
 
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROWS = knob('INGEST_ROWS', 200_000, 1_000, 100_000_000);
-const RUNS = knob('INGEST_RUNS', 3, 1, 100);
+const RUNS = knob('INGEST_RUNS', 5, 1, 100);
 const BATCH = 5_000;
 const TARGET = 0.8;
 

@@ -23,6 +23,7 @@
  *        IDLE_WARM=100  IDLE_SETTLE_MS=2000
  * Prints {"bench":"ws_idle_memory",...} lines; target: gateway ≤ 30 KB (RSS) per connection.
  */
+import type { Child } from './lib/child.ts';
 import { SCALE_KINDS, type ScaleKind } from './lib/scale-kinds.ts';
 import { connectClients, loadAvg, startTopology, stopTopology } from './lib/scale-topology.ts';
 import { fmt, knob, listKnob, note, result, round, sleep, table } from './lib/report.ts';
@@ -40,6 +41,7 @@ for (const k of KINDS) if (!SCALE_KINDS.includes(k)) throw new Error(`IDLE_KINDS
 interface Mem {
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
   arrayBuffers: number;
   connections: number;
@@ -50,8 +52,19 @@ interface Row {
   clients: number;
   rssPerConn: number;
   heapPerConn: number;
+  heapTotalPerConn: number;
   externalPerConn: number;
   rssMiB: number;
+}
+
+/** Waits until every snapshot is written (gateway: nothing pending), then IDLE_SETTLE_MS more. */
+async function quiet(replica: Child): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const s = await replica.call<{ pendingBytes?: number }>('status');
+    if (!s.pendingBytes) break;
+    await sleep(100);
+  }
+  await sleep(SETTLE_MS);
 }
 
 async function measure(kind: ScaleKind, n: number): Promise<Row> {
@@ -60,10 +73,10 @@ async function measure(kind: ScaleKind, n: number): Promise<Row> {
   const replica = t.replicas[0]!.child;
   try {
     await connectClients(t, WARM, 1);
-    await sleep(SETTLE_MS);
+    await quiet(replica);
     const before = await replica.call<Mem>('mem');
     await connectClients(t, n, PROCS);
-    await sleep(SETTLE_MS);
+    await quiet(replica);
     const after = await replica.call<Mem>('mem');
     if (after.connections !== WARM + n) throw new Error(`replica has ${after.connections} connections, expected ${WARM + n}`);
     const row: Row = {
@@ -71,6 +84,7 @@ async function measure(kind: ScaleKind, n: number): Promise<Row> {
       clients: n,
       rssPerConn: Math.round((after.rss - before.rss) / n),
       heapPerConn: Math.round((after.heapUsed - before.heapUsed) / n),
+      heapTotalPerConn: Math.round((after.heapTotal - before.heapTotal) / n),
       externalPerConn: Math.round((after.external - before.external) / n),
       rssMiB: round(after.rss / 2 ** 20, 1),
     };
@@ -110,8 +124,8 @@ for (const n of CLIENTS) {
 
 note(`\nmemory per idle connection (replica process, after GC; ${WARM} warm-up connections excluded); ${process.version}`);
 table(
-  ['stack', 'connections', 'RSS B/conn', 'RSS KiB/conn', 'heap B/conn', 'external B/conn', 'replica RSS MiB'],
-  rows.map((r) => [r.kind, r.clients, r.rssPerConn, round(r.rssPerConn / 1024, 1), r.heapPerConn, r.externalPerConn, r.rssMiB]),
+  ['stack', 'connections', 'RSS B/conn', 'RSS KiB/conn', 'heap used B/conn', 'heap total B/conn', 'external B/conn', 'replica RSS MiB'],
+  rows.map((r) => [r.kind, r.clients, r.rssPerConn, round(r.rssPerConn / 1024, 1), r.heapPerConn, r.heapTotalPerConn, r.externalPerConn, r.rssMiB]),
 );
 for (const r of rows.filter((x) => x.kind === 'gateway')) {
   note(`gateway, ${fmt(r.clients)} connections: ${round(r.rssPerConn / 1024, 1)} KiB RSS per connection (target ≤ ${TARGET_BYTES / 1024} KiB): ${r.rssPerConn <= TARGET_BYTES ? 'met' : 'NOT met'}`);

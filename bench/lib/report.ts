@@ -3,10 +3,15 @@
  * (`{"bench": ...}` on stdout), human tables on stderr, percentiles, and a
  * wall clock that is comparable across processes on one machine.
  */
+import os from 'node:os';
 
-/** One machine-readable result line (collected by scripts/bench.mjs). */
+/**
+ * One machine-readable result line (collected by scripts/bench.mjs). The
+ * 1-minute load average goes with it: on a shared 2-core machine it says how
+ * far the figure can be trusted.
+ */
 export function result(bench: string, fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ bench, ...fields }));
+  console.log(JSON.stringify({ bench, ...fields, loadAvg1m: round(os.loadavg()[0]!, 2) }));
 }
 
 /** Human progress and tables go to stderr so stdout stays result lines. */

@@ -52,6 +52,8 @@ async function gatewayReplica(): Promise<Replica> {
         messagesSent: g.messagesSent,
         conflated: g.conflated,
         slowConsumerCloses: g.slowConsumerCloses,
+        // Bytes still waiting (outboxes, socket buffers): 0 once every snapshot and update is written.
+        pendingBytes: g.queuedBytes + g.bufferedBytes,
         busDelivered: b.delivered,
         busGapsFilled: b.gapsFilled,
         busGapsUnfilled: b.gapsUnfilled,
@@ -99,7 +101,7 @@ serveParent({
     gc();
     gc();
     const m = process.memoryUsage();
-    return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, connections: replica.connections() };
+    return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, connections: replica.connections() };
   },
   status: () => ({ connections: replica.connections(), cpuMs: cpuMs(), ...replica.stats() }),
   async stop() {

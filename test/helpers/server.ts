@@ -63,6 +63,8 @@ export interface StartServerOptions {
   /** Extra or overriding environment variables. */
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Wait for /readyz 200 after the URL is printed (default true); false for servers expected to stay unready. */
+  waitReady?: boolean;
 }
 
 export interface ServerHandle {
@@ -153,7 +155,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Server
     });
     url = printed;
     port = Number(new URL(printed).port);
-    await waitForReady(url, readyTimeoutMs, () => proc.exitCode === null && proc.signalCode === null);
+    if (opts.waitReady !== false) await waitForReady(url, readyTimeoutMs, () => proc.exitCode === null && proc.signalCode === null);
   };
 
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {

@@ -92,6 +92,8 @@ export class ServerProcess {
     readonly role: ServerRole,
     readonly port: number,
     private readonly env: Record<string, string>,
+    /** stdout (the JSON request log) to /dev/null: a benchmark must not pay for reading it. */
+    private readonly quiet = false,
   ) {}
 
   get url(): string {
@@ -134,10 +136,10 @@ export class ServerProcess {
   async start(readyTimeoutMs = 90_000): Promise<void> {
     if (this.running()) return;
     // Own process group: its cluster workers can be reaped with it if the primary dies first.
-    const proc = spawn(process.execPath, [BIN, this.role], { cwd: REPO_ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const proc = spawn(process.execPath, [BIN, this.role], { cwd: REPO_ROOT, env: this.env, stdio: ['ignore', this.quiet ? 'ignore' : 'pipe', 'pipe'], detached: true });
     this.child = proc;
     live.add(proc);
-    proc.stdout!.on('data', (c: Buffer) => this.keep(c, true));
+    proc.stdout?.on('data', (c: Buffer) => this.keep(c, true));
     proc.stderr!.on('data', (c: Buffer) => this.keep(c, false));
     this.exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     void this.exited.then(() => live.delete(proc));
@@ -238,6 +240,8 @@ export interface TopologyOptions {
   dotenv?: Record<string, string>;
   /** Variables set on the server processes after compose's (native-only knobs). */
   serverEnv?: Record<string, string>;
+  /** Server stdout (the JSON logs) to /dev/null; logLines() stays empty. */
+  quiet?: boolean;
   /** How long the simulated market must trade continuously from start (default 5 minutes). */
   continuousForMs?: number;
   log?: (msg: string) => void;
@@ -281,6 +285,18 @@ async function deleteRedisPrefix(url: string, prefix: string): Promise<void> {
   } finally {
     r.disconnect();
   }
+}
+
+/**
+ * The compose upstream (`server api:8080 resolve max_fails=0;`) for loopback
+ * ports: one `server` line per port with the compose line's parameters, minus
+ * `resolve` (an address needs no DNS).
+ */
+export function loopbackServers(composeServers: string, ports: number[]): string {
+  const m = /^\s*server\s+\S+((?:\s+[^\s;]+)*)\s*;\s*$/.exec(composeServers);
+  if (!m) throw new Error(`API_SERVERS in the compose file is not one \`server …;\` line: ${composeServers}`);
+  const params = m[1]!.trim().split(/\s+/).filter((p) => p && p !== 'resolve');
+  return ports.map((port) => ['server', `127.0.0.1:${port}`, ...params].join(' ') + ';').join(' ');
 }
 
 /** Random hex, as `openssl rand -hex N` (the compose docs' recipe for passwords). */
@@ -357,7 +373,7 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
     let collector: ServerProcess | undefined;
     if (mode === 'roles') {
       const port = await freePort();
-      collector = new ServerProcess('collector', 'collector', port, envFor(port));
+      collector = new ServerProcess('collector', 'collector', port, envFor(port), opts.quiet);
       cleanups.push(() => collector!.stop());
       await collector.start();
       log(`collector: ready on ${port}`);
@@ -365,7 +381,7 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
     const apis: ServerProcess[] = [];
     for (let i = 0; i < replicas; i++) {
       const port = await freePort();
-      const p = new ServerProcess(`api-${i + 1}`, mode === 'roles' ? 'api' : 'all', port, envFor(port));
+      const p = new ServerProcess(`api-${i + 1}`, mode === 'roles' ? 'api' : 'all', port, envFor(port), opts.quiet);
       apis.push(p);
       cleanups.push(() => p.stop());
     }
@@ -380,11 +396,11 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
     cleanups.push(() => web.stop());
 
     const edgePort = await freePort();
+    const composeEdge = composeEdgeEnv(dotenv);
     const edgeVars = {
-      ...composeEdgeEnv(dotenv),
+      ...composeEdge,
       EDGE_LISTEN_PORT: `127.0.0.1:${edgePort}`,
-      // Static loopback upstreams: nothing to resolve (compose: `server api:8080 resolve;`).
-      API_SERVERS: apis.map((p) => `server 127.0.0.1:${p.port};`).join(' '),
+      API_SERVERS: loopbackServers(composeEdge.API_SERVERS ?? '', apis.map((p) => p.port)),
       WEB_SERVER: `127.0.0.1:${webPort}`,
       EDGE_RESOLVER: '127.0.0.1',
     };

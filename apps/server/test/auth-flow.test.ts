@@ -51,7 +51,9 @@ describe.each(['pglite', 'postgres'] as StorageKind[])('accounts over HTTP (%s)'
     expect(r.body).not.toContain(cookie.split(';')[0]!.split('=')[1]!);
     const me = await f.as({ token: body.accessToken } as Session, 'GET', '/api/auth/me');
     expect(Value.Check(Me, me.json())).toBe(true);
-    expect(me.json()).toMatchObject({ mode: 'accounts', user: { id: body.user.id, username }, registrationEnabled: true, publicMarketData: true });
+    expect(me.json()).toMatchObject({ mode: 'accounts', user: { id: body.user.id, username }, registrationEnabled: true, publicMarketData: true, refreshCookie: false });
+    // `me` sees the cookie (same Path) and says a silent refresh is worth trying.
+    expect((await f.as(null, 'GET', '/api/auth/me', undefined, { cookie: cookie.split(';')[0]! })).json()).toMatchObject({ user: null, refreshCookie: true });
   });
 
   it('user names are case-insensitive and unique; weak passwords are refused with details', async () => {
@@ -161,7 +163,7 @@ describe.each(['pglite', 'postgres'] as StorageKind[])('accounts over HTTP (%s)'
   it('me without a token tells the mode (user null); with a bad token it is 401', async () => {
     const anon = await f.as(null, 'GET', '/api/auth/me');
     expect(anon.statusCode).toBe(200);
-    expect(anon.json()).toEqual({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true });
+    expect(anon.json()).toEqual({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true, refreshCookie: false });
     expectError(await f.as({ token: 'x.y.z' } as Session, 'GET', '/api/auth/me'), 401, 'INVALID_TOKEN');
   });
 });
@@ -197,7 +199,7 @@ describe('accounts: settings', () => {
     const { app } = await stubApp();
     try {
       const me = await app.inject('/api/auth/me');
-      expect(me.json()).toEqual({ mode: 'none', user: { id: 'local', username: 'local' }, registrationEnabled: false, publicMarketData: true });
+      expect(me.json()).toEqual({ mode: 'none', user: { id: 'local', username: 'local' }, registrationEnabled: false, publicMarketData: true, refreshCookie: false });
       expectError(await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'a', password: 'b' } }), 403, 'FORBIDDEN');
       expectError(await app.inject({ method: 'POST', url: '/api/auth/refresh' }), 403, 'FORBIDDEN');
       expect((await app.inject('/api/watchlists')).statusCode).toBe(200);

@@ -11,6 +11,7 @@ import { createAuth, type AuthWiring } from '../src/auth/index.ts';
 import { PasswordHasher, TEST_HASH_PARAMS } from '../src/auth/passwords.ts';
 import { InMemoryBus } from '../src/bus/index.ts';
 import { createWsGateway, type WsGateway, type WsGatewayOptions } from '../src/ws/index.ts';
+import type { HttpSettings } from '../src/http/deps.ts';
 import { createAuthFixture, TEST_JWT, type AuthFixture } from './auth-fixture.ts';
 
 export type Msg = ServerMessage & Record<string, any>;
@@ -81,11 +82,11 @@ export interface WsEnv {
 }
 
 /** The app and the gateway wired from a Config exactly as the `all` role does. */
-export async function startWsEnv(env: Record<string, string> = {}, gatewayOptions: Partial<WsGatewayOptions> = {}): Promise<WsEnv> {
+export async function startWsEnv(env: Record<string, string> = {}, gatewayOptions: Partial<WsGatewayOptions> = {}, settings: Partial<HttpSettings> = {}): Promise<WsEnv> {
   const config = loadConfig({ APP_ENV: 'test', AUTH_MODE: 'accounts', JWT_SECRET: TEST_JWT.secret, CORS_ORIGINS: 'https://allowed.example.com', WS_MAX_CONNECTIONS_PER_IP: '4', ...env });
   let wiring!: AuthWiring;
   const f = await createAuthFixture('pglite', {
-    settings: { auth: { mode: 'accounts', registrationEnabled: true, publicMarketData: config.auth.publicMarketData } },
+    settings: { auth: { mode: 'accounts', registrationEnabled: true, publicMarketData: config.auth.publicMarketData }, ...settings },
     makeService: (st) => {
       wiring = createAuth(config, st.db, 'local', undefined, { hasher: new PasswordHasher(TEST_HASH_PARAMS) });
       return wiring.service!;

@@ -275,7 +275,7 @@ describe('system alerts through the real WebSocket gateway', () => {
     r.feed.deliver();
     r.clock.advance(6_000);
     for (const c of [u1, u2, late]) {
-      const u = await c.next((m) => m.type === 'update' && m.key === SYSTEM_ALERTS_KEY && m.data.kind === 'feed_recovered');
+      const u = await c.next((m) => m.type === 'update' && m.key === SYSTEM_ALERTS_KEY && (m.data as SystemAlert).kind === 'feed_recovered');
       expect(u.data.severity).toBe('info');
     }
     // Each user saw each notice once, in order, with consecutive seqs.

@@ -2,9 +2,16 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { App } from '../src/App.tsx';
 import { MarketHub } from '../src/store/streams.ts';
-import { fakeApi, fakeStreams, makeQuote, makeRef, makeServices, Providers } from './helpers.tsx';
+import { fakeApi, fakeStreams, makeQuote, makeRef, makeServices, Providers, stubBoardViewport } from './helpers.tsx';
 
-afterEach(() => cleanup());
+let restoreLayout: () => void;
+beforeEach(() => {
+  restoreLayout = stubBoardViewport();
+});
+afterEach(() => {
+  cleanup();
+  restoreLayout();
+});
 
 function setup(path = '/') {
   const quotes = [

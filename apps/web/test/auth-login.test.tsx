@@ -48,7 +48,7 @@ const type = (label: RegExp, value: string) => fireEvent.change(screen.getByLabe
 
 describe('sign-in gate', () => {
   it('embedded mode (no accounts): straight to the app, no login, no sign-out button', async () => {
-    const { session, events } = setup({ mode: 'none', user: { id: 'local', username: 'local' }, registrationEnabled: false, publicMarketData: true });
+    const { session, events } = setup({ mode: 'none', user: { id: 'local', username: 'local' }, registrationEnabled: false, publicMarketData: true, refreshCookie: false });
     await act(() => session.init());
     expect(screen.getByText('the app')).toBeTruthy();
     expect(screen.queryByRole('button', { name: /sign out/i })).toBeNull();
@@ -56,7 +56,7 @@ describe('sign-in gate', () => {
   });
 
   it('accounts: the login page until sign-in; a wrong password is reported and cleared', async () => {
-    const { session, calls, events } = setup({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true });
+    const { session, calls, events } = setup({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true, refreshCookie: false });
     await act(() => session.init());
     expect(screen.getByRole('heading', { name: 'Sign in' })).toBeTruthy();
     expect(screen.queryByText('the app')).toBeNull();
@@ -79,12 +79,12 @@ describe('sign-in gate', () => {
   });
 
   it('offers registration only when the server allows it, and shows which field a refusal concerns', async () => {
-    const closed = setup({ mode: 'accounts', user: null, registrationEnabled: false, publicMarketData: true });
+    const closed = setup({ mode: 'accounts', user: null, registrationEnabled: false, publicMarketData: true, refreshCookie: false });
     await act(() => closed.session.init());
     expect(screen.queryByRole('button', { name: /create an account/i })).toBeNull();
     cleanup();
 
-    const open = setup({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true });
+    const open = setup({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true, refreshCookie: false });
     await act(() => open.session.init());
     fireEvent.click(screen.getByRole('button', { name: /create an account/i }));
     expect(screen.getByRole('heading', { name: 'Create an account' })).toBeTruthy();
@@ -97,7 +97,7 @@ describe('sign-in gate', () => {
   });
 
   it('a valid refresh cookie skips the login page (reload while signed in)', async () => {
-    const { session } = setup({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true }, { refresh: async () => tokens('bob') });
+    const { session } = setup({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true, refreshCookie: true }, { refresh: async () => tokens('bob') });
     await act(() => session.init());
     expect(screen.getByText('the app')).toBeTruthy();
     expect(screen.getByText('bob')).toBeTruthy();

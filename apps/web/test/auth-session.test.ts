@@ -15,7 +15,7 @@ import type { StreamOptions } from '../src/store/streams.ts';
 const T0 = 1_700_000_000_000;
 const user = { id: 'u1', username: 'alice', createdAt: T0 };
 const tokens = (n: number, now: number, ttlMs = 900_000): AuthTokens => ({ accessToken: `tok${n}`, tokenType: 'Bearer', expiresIn: ttlMs / 1000, expiresAt: now + ttlMs, user });
-const me = (over: Partial<Me> = {}): Me => ({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true, ...over });
+const me = (over: Partial<Me> = {}): Me => ({ mode: 'accounts', user: null, registrationEnabled: true, publicMarketData: true, refreshCookie: true, ...over });
 
 function harness(opts: { me?: Me; refresh?: () => Promise<AuthTokens>; locks?: boolean } = {}) {
   let now = T0;
@@ -51,22 +51,27 @@ function harness(opts: { me?: Me; refresh?: () => Promise<AuthTokens>; locks?: b
 
 describe('AuthSession', () => {
   it('without accounts the app is open and no token is ever fetched', async () => {
-    const h = harness({ me: me({ mode: 'none', user: { id: 'local', username: 'local' } }) });
+    const h = harness({ me: me({ mode: 'none', user: { id: 'local', username: 'local' }, refreshCookie: false }) });
     await h.session.init();
     expect(h.session.get()).toMatchObject({ status: 'open', user: { id: 'local' } });
     expect(await h.session.token()).toBeNull();
     expect(h.calls).toEqual(['me']);
   });
 
-  it('with accounts a valid refresh cookie signs in silently; without one it is signed out (no notice)', async () => {
+  it('with accounts a valid refresh cookie signs in silently; a stale one or none leaves it signed out (no notice)', async () => {
     const h = harness();
     await h.session.init();
     expect(h.session.get()).toMatchObject({ status: 'signed-in', user: { username: 'alice' } });
     expect(await h.session.token()).toBe('tok1');
-    const none = harness({ refresh: async () => Promise.reject(new ApiError(401, 'INVALID_TOKEN', 'no', 'r')) });
-    await none.session.init();
-    expect(none.session.get()).toMatchObject({ status: 'signed-out', notice: null, registrationEnabled: true });
-    expect(await none.session.token()).toBeNull();
+    const stale = harness({ refresh: async () => Promise.reject(new ApiError(401, 'INVALID_TOKEN', 'no', 'r')) });
+    await stale.session.init();
+    expect(stale.session.get()).toMatchObject({ status: 'signed-out', notice: null, registrationEnabled: true });
+    expect(await stale.session.token()).toBeNull();
+    // Without a cookie there is nothing to resume: no refresh request at all.
+    const fresh = harness({ me: me({ refreshCookie: false }) });
+    await fresh.session.init();
+    expect(fresh.session.get().status).toBe('signed-out');
+    expect(fresh.calls).toEqual(['me']);
   });
 
   it('an unreachable server is reported, not mistaken for "signed out"', async () => {

@@ -5,9 +5,16 @@ import { MemoryRouter } from 'react-router-dom';
 import { DEFAULT_SORT, nextSort, type SortState } from '../src/components/board/board-model.ts';
 import { PriceBoard } from '../src/components/board/PriceBoard.tsx';
 import { createQuoteStore } from '../src/store/quote-store.ts';
-import { makeQuote } from './helpers.tsx';
+import { makeQuote, stubBoardViewport } from './helpers.tsx';
 
-afterEach(() => cleanup());
+let restoreLayout: () => void;
+beforeEach(() => {
+  restoreLayout = stubBoardViewport();
+});
+afterEach(() => {
+  cleanup();
+  restoreLayout();
+});
 
 function Harness({ onOpen, onWatch }: { onOpen: (s: string) => void; onWatch?: (s: string) => void }) {
   const [sort, setSort] = useState<SortState>(DEFAULT_SORT);

@@ -5,26 +5,63 @@ import { DEFAULT_SORT, type SortState } from '../src/components/board/board-mode
 import { PriceBoard } from '../src/components/board/PriceBoard.tsx';
 import { renderStats, resetRenderStats } from '../src/lib/render-counter.ts';
 import { createQuoteStore, type QuoteStore } from '../src/store/quote-store.ts';
-import { makeQuote } from './helpers.tsx';
+import { FLASH_MS, FlashSweeper } from '../src/components/board/flash.ts';
+import { makeQuote, stubBoardViewport } from './helpers.tsx';
 
 const SYMBOLS = Array.from({ length: 60 }, (_, i) => `S${String(i).padStart(2, '0')}`);
 const noop = () => {};
+
+/** A clock the test moves by hand, for the flash timing. */
+function fakeClock() {
+  let now = 0;
+  const timers: { at: number; fn: () => void }[] = [];
+  return {
+    clock: {
+      now: () => now,
+      setTimer: (fn: () => void, ms: number) => {
+        const t = { at: now + ms, fn };
+        timers.push(t);
+        return t;
+      },
+      clearTimer: (t: unknown) => {
+        const i = timers.indexOf(t as (typeof timers)[number]);
+        if (i >= 0) timers.splice(i, 1);
+      },
+    },
+    advance(ms: number) {
+      now += ms;
+      for (let t = timers.find((x) => x.at <= now); t; t = timers.find((x) => x.at <= now)) {
+        timers.splice(timers.indexOf(t), 1);
+        t.fn();
+      }
+    },
+  };
+}
 
 function setup(sort: SortState = DEFAULT_SORT, resortMs?: number) {
   const store: QuoteStore = createQuoteStore(() => {}); // the test flushes "frames" itself
   for (const s of SYMBOLS) store.set(s, makeQuote(s, { totalVolume: 1_000 }));
   store.flush();
+  const time = fakeClock();
+  const flash = new FlashSweeper(time.clock);
   const utils = render(
     <MemoryRouter>
-      <PriceBoard symbols={SYMBOLS} store={store} sort={sort} onSort={noop} onOpen={noop} resortMs={resortMs} />
+      <PriceBoard symbols={SYMBOLS} store={store} sort={sort} onSort={noop} onOpen={noop} resortMs={resortMs} flash={flash} />
     </MemoryRouter>,
   );
-  return { store, ...utils };
+  return { store, time, flash, ...utils };
 }
 const row = (container: HTMLElement, s: string) => container.querySelector<HTMLTableRowElement>(`tr[data-symbol="${s}"]`)!;
 const cell = (container: HTMLElement, s: string, col: string) => row(container, s).querySelector<HTMLElement>(`.col-${col}`)!;
 
-afterEach(() => cleanup());
+let restoreLayout: () => void;
+beforeEach(() => {
+  restoreLayout = stubBoardViewport(); // room for all 60 rows
+});
+afterEach(() => {
+  cleanup();
+  restoreLayout();
+});
 
 describe('price board rendering', () => {
   it('re-renders only the row of the symbol that changed', () => {
@@ -56,33 +93,37 @@ describe('price board rendering', () => {
     expect(renderStats.board).toBe(0);
   });
 
-  it('flashes exactly the cells that changed, restarting the animation on each change', () => {
-    const { store, container } = setup();
+  it('flashes exactly the cells that changed, in the direction of the change, for FLASH_MS', () => {
+    const { store, container, time, flash } = setup();
     const last = () => cell(container, 'S05', 'last');
     const ref = () => cell(container, 'S05', 'ref');
-    expect(last().className).not.toMatch(/flash-/);
+    const flashOf = (el: HTMLElement) => el.className.match(/\bflash-(up|down|chg)\b/)?.[1] ?? null;
+    expect(flashOf(last())).toBeNull(); // the first values shown do not flash
     act(() => {
       store.set('S05', makeQuote('S05', { ts: 1_717_380_001_000, last: 50_300, totalVolume: 1_000 }));
       store.flush();
     });
-    const first = last().className.match(/flash-(\w+)-(\d)/);
-    expect(first?.[1]).toBe('up');
-    expect(ref().className).not.toMatch(/flash-/);
+    expect(flashOf(last())).toBe('up');
+    expect(flashOf(ref())).toBeNull();
+    expect(last().className).toContain('tone-up'); // the tint does not replace the price colour
+    time.advance(FLASH_MS / 2);
     act(() => {
       store.set('S05', makeQuote('S05', { ts: 1_717_380_002_000, last: 50_200, totalVolume: 1_000 }));
       store.flush();
     });
-    const second = last().className.match(/flash-(\w+)-(\d)/);
-    expect(second?.[1]).toBe('down');
-    expect(second?.[2]).not.toBe(first?.[2]); // another animation name: the browser restarts it
-    // a change elsewhere in the row leaves this cell's class (and its animation) alone
-    const before = last().className;
+    expect(flashOf(last())).toBe('down'); // a new change while lit switches colour and restarts the time
+    time.advance(FLASH_MS / 2 + 50);
+    expect(flashOf(last())).toBe('down');
+    // a change elsewhere in the row leaves this cell alone
     act(() => {
       store.set('S05', makeQuote('S05', { ts: 1_717_380_003_000, last: 50_200, totalVolume: 9_999 }));
       store.flush();
     });
-    expect(last().className).toBe(before);
-    expect(cell(container, 'S05', 'totalVol').className).toMatch(/flash-up-/);
+    expect(flashOf(cell(container, 'S05', 'totalVol'))).toBe('up');
+    time.advance(FLASH_MS);
+    expect(flashOf(last())).toBeNull();
+    expect(flashOf(cell(container, 'S05', 'totalVol'))).toBeNull();
+    expect(flash.size).toBe(0); // nothing left lit, no element kept
   });
 
   it('colours cells by the price against reference, ceiling and floor', () => {

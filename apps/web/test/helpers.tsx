@@ -9,6 +9,7 @@ import { AlertFeed } from '../src/store/alert-feed.ts';
 import { ConnectionStore, type ConnectionState } from '../src/store/connection.ts';
 import { IndexStore } from '../src/store/index-store.ts';
 import { createQuoteStore } from '../src/store/quote-store.ts';
+import { HEADER_HEIGHT, ROW_HEIGHT } from '../src/components/board/board-geometry.ts';
 import type { StreamLike, StreamOptions } from '../src/store/streams.ts';
 
 /** A quote of a HOSE-like symbol at reference 50,000 (ceiling 53,500, floor 46,500). */
@@ -149,4 +150,59 @@ export function Providers({ services, children, path = '/' }: { services: Servic
       </ServicesProvider>
     </QueryClientProvider>
   );
+}
+
+/**
+ * jsdom does no layout, so the virtual board would see a 0 px tall scroll box
+ * and render no rows. Gives every board scroll box (`.board-scroll`) a
+ * viewport `height` px tall (default: room for 90 rows under the header) and
+ * a scroll height laid out as a browser would from what is in the table:
+ * the header rows, ROW_HEIGHT per body row and each spacer row's own height.
+ * `scrollTop` itself works in jsdom; `scrollTo` is not implemented, so it is
+ * stubbed to set `scrollTop` (clamped) and fire `scroll` as a browser does.
+ * Returns the undo.
+ */
+export function stubBoardViewport(height = HEADER_HEIGHT + 90 * ROW_HEIGHT, width = 1_400): () => void {
+  const isBoard = (el: Element) => el.classList.contains('board-scroll');
+  const base = Object.getOwnPropertyDescriptors(Element.prototype);
+  const laidOutHeight = (box: Element) => {
+    let h = HEADER_HEIGHT;
+    for (const tr of box.querySelectorAll<HTMLTableRowElement>('.board tbody tr')) {
+      const spacer = tr.classList.contains('gap') ? tr.querySelector<HTMLElement>('td')?.style.height : undefined;
+      h += spacer ? parseFloat(spacer) : ROW_HEIGHT;
+    }
+    return h;
+  };
+  Object.defineProperty(HTMLElement.prototype, 'scrollHeight', {
+    configurable: true,
+    get(this: HTMLElement) {
+      return isBoard(this) ? Math.max(height, laidOutHeight(this)) : base.scrollHeight!.get!.call(this);
+    },
+  });
+  Object.defineProperty(HTMLElement.prototype, 'clientHeight', {
+    configurable: true,
+    get(this: HTMLElement) {
+      return isBoard(this) ? height : base.clientHeight!.get!.call(this);
+    },
+  });
+  Object.defineProperty(HTMLElement.prototype, 'clientWidth', {
+    configurable: true,
+    get(this: HTMLElement) {
+      return isBoard(this) ? width : base.clientWidth!.get!.call(this);
+    },
+  });
+  Object.defineProperty(HTMLElement.prototype, 'scrollTo', {
+    configurable: true,
+    writable: true,
+    value(this: HTMLElement, opts: ScrollToOptions) {
+      if (typeof opts?.top === 'number') this.scrollTop = Math.max(0, Math.min(opts.top, this.scrollHeight - this.clientHeight));
+      this.dispatchEvent(new Event('scroll'));
+    },
+  });
+  return () => {
+    delete (HTMLElement.prototype as { scrollHeight?: number }).scrollHeight;
+    delete (HTMLElement.prototype as { clientHeight?: number }).clientHeight;
+    delete (HTMLElement.prototype as { clientWidth?: number }).clientWidth;
+    delete (HTMLElement.prototype as { scrollTo?: unknown }).scrollTo;
+  };
 }

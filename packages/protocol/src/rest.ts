@@ -205,6 +205,8 @@ export const Me = Type.Object({
   user: Type.Union([AuthUser, Type.Null()]),
   registrationEnabled: Type.Boolean(),
   publicMarketData: Type.Boolean(),
+  /** The request carried a refresh cookie, so `POST /auth/refresh` may sign in silently (the cookie itself is unreadable to scripts). */
+  refreshCookie: Type.Boolean(),
 });
 export type Me = Static<typeof Me>;
 

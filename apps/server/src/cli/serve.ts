@@ -99,13 +99,20 @@ export async function run(argv: string[], forcedRole?: Role): Promise<number> {
 
   const reason = await stopRequested();
   log.info({ reason }, 'stop requested');
-  // A second signal while draining means "now".
-  const force = () => {
-    log.warn('second signal: exiting without finishing the shutdown');
-    process.exit(130);
-  };
-  process.once('SIGINT', force);
-  process.once('SIGTERM', force);
+  if (cluster.isWorker) {
+    // The primary coordinates (and kills what outlives the timeout); a group-wide signal reaching the worker too must not cut its drain short.
+    const ignore = () => {};
+    process.on('SIGINT', ignore);
+    process.on('SIGTERM', ignore);
+  } else {
+    // A second signal while draining means "now".
+    const force = () => {
+      log.warn('second signal: exiting without finishing the shutdown');
+      process.exit(130);
+    };
+    process.once('SIGINT', force);
+    process.once('SIGTERM', force);
+  }
 
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
@@ -115,8 +122,9 @@ export async function run(argv: string[], forcedRole?: Role): Promise<number> {
   clearTimeout(timer);
   const code = outcome === 'timeout' ? 1 : 0;
   if (outcome === 'timeout') log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out');
-  // Anything still holding the event loop (a library timer) must not keep a finished server alive.
-  setTimeout(() => process.exit(code), 2_000).unref();
+  // Anything still holding the event loop (a library timer) must not keep a finished server alive;
+  // a worker's IPC channel always would, and its primary is waiting for the exit.
+  setTimeout(() => process.exit(code), cluster.isWorker ? 0 : 2_000).unref();
   return code;
 }
 

@@ -130,7 +130,7 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
       // Same-origin pages are always allowed by the gateway; these are the extra cross-origin callers.
       allowedOrigins: config.corsOrigins,
       maxConnectionsPerIp: config.ws.maxConnectionsPerIp,
-      trustProxy: config.trustProxy !== false,
+      trustProxy: config.trustProxy,
       maxFrameBytes: config.ws.maxFrameBytes,
       maxSubscriptions: config.ws.maxSubscriptions,
       pingIntervalMs: config.ws.pingIntervalMs,

@@ -11,7 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError, WS_CLOSE, type Channel, type ErrorCode } from '@stock-tracker/protocol';
 import { selectWsProtocol } from '../auth/bearer.ts';
 import type { BusMessage } from '../bus/types.ts';
-import { clientIp } from './client-ip.ts';
+import { clientIpResolver } from './client-ip.ts';
 import { WsConnection, type ConnectionContext, type ConnectionHost } from './connection.ts';
 import { createWsMetrics } from './metrics.ts';
 import { clientRequestId, refuseUpgrade } from './http-refusal.ts';
@@ -73,6 +73,7 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
   const index = new Map<Channel, ChannelIndex>();
   const ipCounts = new Map<string, number>();
   const idPrefix = randomBytes(4).toString('hex');
+  const clientIp = clientIpResolver(opts.trustProxy);
   let nextId = 0;
   let closing = false;
   const totals = { subscriptions: 0, messagesSent: 0, conflated: 0, slowConsumerCloses: 0, protocolErrors: 0, refusedUpgrades: 0 };
@@ -205,7 +206,7 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
     if (!channel) return refuse(socket, 404, 'ROUTE_NOT_FOUND', requestId, 'not_found');
     if (closing) return refuse(socket, 503, 'SERVICE_UNAVAILABLE', requestId, 'closing', undefined, { 'Retry-After': '1' });
     if (!originAllowed(req, opts)) return refuse(socket, 403, 'ORIGIN_NOT_ALLOWED', requestId, 'origin');
-    const ip = clientIp(req, opts.trustProxy);
+    const ip = clientIp(req);
     if ((ipCounts.get(ip) ?? 0) >= opts.maxConnectionsPerIp) {
       return refuse(socket, 429, 'TOO_MANY_CONNECTIONS', requestId, 'ip_limit', undefined, { 'Retry-After': '5' });
     }

@@ -30,8 +30,11 @@ export interface WsGatewayOptions {
   allowSameOrigin?: boolean;
   /** Open connections per client address; more are refused with HTTP 429 before the handshake. Default 50. */
   maxConnectionsPerIp?: number;
-  /** Take the client address from X-Forwarded-For (last entry). Only behind a trusted proxy. Default false. */
-  trustProxy?: boolean;
+  /**
+   * Whose X-Forwarded-For to believe for the client address: true (the last entry), a hop count or
+   * proxy addresses/CIDRs (TRUST_PROXY semantics). Only behind a trusted proxy. Default false.
+   */
+  trustProxy?: boolean | number | readonly string[];
   /** Largest client frame; a bigger one closes the connection with 1009. Default 256 KiB. */
   maxFrameBytes?: number;
   /** Stream subscriptions per connection (a wildcard counts as one). Default 1000. */

@@ -89,7 +89,8 @@ export class AuthSession extends ValueStore<AuthSnapshot> {
       return;
     }
     this.set({ ...base, status: 'signed-out', user: null });
-    await this.refresh();
+    // No cookie, no session to resume: skip a refresh that could only fail.
+    if (me.refreshCookie) await this.refresh();
   }
 
   async login(username: string, password: string): Promise<void> {

@@ -94,7 +94,11 @@ export function authRoutes(app: FastifyInstance, deps: AppDeps, auth: RequestAut
     { onRequest: auth.optionalUser, schema: { tags, summary: 'Server auth mode and the caller (user null without a token)', response: { 200: Me, ...errorResponses } } },
     async (req, reply): Promise<Me> => {
       reply.header('cache-control', 'no-store');
-      const common = { registrationEnabled: accounts?.registrationEnabled ?? false, publicMarketData: settings.auth?.publicMarketData ?? true };
+      const common = {
+        registrationEnabled: accounts?.registrationEnabled ?? false,
+        publicMarketData: settings.auth?.publicMarketData ?? true,
+        refreshCookie: accounts !== undefined && readRefreshCookie(cookieCtx(req), req.headers.cookie) !== undefined,
+      };
       if (!accounts) {
         const local = await deps.repos.users.ensureDefault();
         return { mode: 'none', user: { id: local.id, username: local.username }, ...common };

@@ -15,6 +15,7 @@ import type { QuoteStore } from '../../store/quote-store.ts';
 import { BoardRow } from './BoardRow.tsx';
 import { ariaRowIndex, bodySlots, geometryStyle, HEADER_ROWS, rowsPerPage } from './board-geometry.ts';
 import { moveFocus, type SortState } from './board-model.ts';
+import type { FlashSweeper } from './flash.ts';
 import { COLUMNS, GROUP_LABELS, type ColumnGroup, type SortKey } from './columns.ts';
 import { useBoardVirtualizer } from './use-board-virtualizer.ts';
 import { useLiveOrder } from './use-live-order.ts';
@@ -33,6 +34,8 @@ export interface PriceBoardProps {
   label?: string;
   /** How often a live sort may reorder rows. */
   resortMs?: number;
+  /** Times the cell flashes (default: the page's sweeper; tests pass one with a fake clock). */
+  flash?: FlashSweeper;
   /** Attributes of the scroll box (`board-scroll`), e.g. its tab panel role; `className` is added to it. */
   container?: HTMLAttributes<HTMLDivElement>;
 }
@@ -202,6 +205,7 @@ export const PriceBoard = memo(function PriceBoard(p: PriceBoardProps) {
                 onFocusRow={onFocusRow}
                 onOpen={onOpen}
                 onWatch={onWatch}
+                flash={p.flash}
               />
             ),
           )}
