@@ -328,14 +328,18 @@ describe('production topology through the edge', () => {
   }, 30_000);
 
   it('answers a burst over the edge rate limit with JSON 429s', async () => {
-    // Compose defaults: EDGE_API_RATE 20r/s, EDGE_API_BURST 40 per client address.
-    const answers = await Promise.all(Array.from({ length: 120 }, () => edge(`/api/quotes?symbols=${SYM}`)));
+    // Compose defaults: EDGE_API_RATE 20r/s, EDGE_API_BURST 40 per client address. 90 at once stays
+    // under EDGE_CONN_PER_IP (100 in flight), so the rate limit is what answers.
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 90 }, () => edge(`/api/quotes?symbols=${SYM}`)));
+    const elapsedS = (Date.now() - started) / 1_000;
     const limited = answers.filter((r) => r.status === 429);
     const passed = answers.filter((r) => r.status === 200);
     expect(limited.length + passed.length).toBe(answers.length);
     expect(passed.length).toBeGreaterThan(0);
     expect(limited.length).toBeGreaterThan(0);
-    expect(passed.length).toBeLessThanOrEqual(1 + 40 + 30); // one, the burst, and what 20r/s refills in well over a second
+    // One, the burst, and what 20r/s refilled while the requests went out.
+    expect(passed.length).toBeLessThanOrEqual(1 + 40 + Math.ceil(20 * elapsedS) + 1);
     for (const res of limited) {
       expect(res.headers.get('retry-after')).toBe('1');
       expectSecurityHeaders(res);

@@ -38,11 +38,24 @@ async function quotes(): Promise<QuoteState[]> {
   return (await api<QuotesResponse>('/quotes')).items;
 }
 
+/**
+ * How many symbols the board lists. The board is virtualized: only the rows in
+ * view (and a few more) are in the DOM; the table's aria-rowcount counts them
+ * all, after its 2 header rows.
+ */
+const boardSymbolCount = (page: Page) =>
+  page.evaluate(() => Number(document.querySelector('.board')?.getAttribute('aria-rowcount') ?? 2) - 2);
+
 /** The board page, live and filled. */
 async function openBoard(colorScheme: 'dark' | 'light' = 'dark') {
   const opened = await openPage(browser, `${server.url}/`, undefined, { colorScheme });
   await opened.page.waitForSelector(LIVE, { timeout: 30_000 });
-  await opened.page.waitForFunction((sel) => document.querySelectorAll(sel).length >= 40, ROWS, { timeout: 30_000 });
+  await opened.page.waitForFunction(
+    (sel) => Number(document.querySelector('.board')?.getAttribute('aria-rowcount')) - 2 >= 40 && document.querySelectorAll(sel).length > 0,
+    ROWS,
+    { timeout: 30_000 },
+  );
+  await opened.page.evaluate(installBoardReader);
   return opened;
 }
 
@@ -86,10 +99,20 @@ describe('web app in Chromium against the real server', () => {
   it('board: at least 40 rows, live, and cells change within 5 s', async () => {
     const { page, context, problems } = await openBoard();
     try {
-      const rows = await page.locator(ROWS).count();
+      const rows = await boardSymbolCount(page);
       const serverSymbols = (await quotes()).length;
       expect(rows).toBeGreaterThanOrEqual(40);
-      expect(rows).toBe(serverSymbols); // tab "All" shows every symbol the server has
+      expect(rows).toBe(serverSymbols); // tab "All" lists every symbol the server has
+      // …and every one of them can be reached by scrolling the board.
+      expect(Object.keys(await page.evaluate(() => window.__readBoard())).sort()).toEqual((await quotes()).map((q) => q.symbol).sort());
+      // Rows in the DOM sit where their aria-rowindex says, one fixed height apart: nothing shifts.
+      const geometry = await page.$$eval(ROWS, (trs) => trs.map((tr) => [Number(tr.getAttribute('aria-rowindex')), (tr as HTMLElement).offsetTop, (tr as HTMLElement).offsetHeight]));
+      expect(geometry.length).toBeGreaterThan(0);
+      const [i0, top0, h] = geometry[0]!;
+      for (const [i, top, height] of geometry) {
+        expect(height).toBe(h);
+        expect(top - top0).toBe((i - i0) * h);
+      }
       expect(await page.locator('.board-scroll.stale').count()).toBe(0);
       expect(await page.locator('.index-card').count()).toBeGreaterThanOrEqual(1);
 
@@ -124,6 +147,7 @@ describe('web app in Chromium against the real server', () => {
     const { page, context, problems } = await openBoard();
     try {
       const barsResponse = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/bars/${SYM}` && r.request().method() === 'GET', { timeout: 30_000 });
+      await page.evaluate((sym) => window.__showRow(sym), SYM); // it may be below the rows in view
       await page.click(`${ROWS.replace('[data-symbol]', `[data-symbol="${SYM}"]`)} th a`);
       await page.waitForURL((u) => u.pathname === `/s/${SYM}`, { timeout: 15_000 });
       expect(await page.locator('#sym-h').textContent()).toBe(SYM);
@@ -227,8 +251,8 @@ describe('web app in Chromium against the real server', () => {
       expect((await page.evaluate(boardMatchesServer, { timeoutMs: 10_000 })).unmatched).toEqual([]);
       // Freeze the board (close its streams), then wait until the market has moved on for several symbols.
       await page.evaluate(() => (window as unknown as { __stockTracker: { hub: { stop(): void } } }).__stockTracker.hub.stop());
-      const frozen = await page.$$eval(ROWS, (trs) =>
-        Object.fromEntries(trs.map((tr) => [(tr as HTMLElement).dataset.symbol!, (tr.querySelector('td.col-totalVol')?.textContent ?? '').replace(/[^\d]/g, '')])),
+      const frozen = Object.fromEntries(
+        Object.entries(await page.evaluate(() => window.__readBoard())).map(([sym, r]) => [sym, r.totalVol.replace(/[^\d]/g, '')]),
       );
       const moved = async () => (await quotes()).filter((q) => String(q.totalVolume) !== frozen[q.symbol]).map((q) => q.symbol);
       const deadline = Date.now() + 30_000;
@@ -283,6 +307,60 @@ async function shoot(page: Page, name: string): Promise<void> {
   expect(png.length, `${name} is not blank`).toBeGreaterThan(10_000);
 }
 
+declare global {
+  interface Window {
+    /** Every board row's last price and total volume text, by symbol (installBoardReader). */
+    __readBoard(): Promise<Record<string, { last: string; totalVol: string }>>;
+    /** Scrolls the board until the symbol's row is rendered and in view. */
+    __showRow(symbol: string): Promise<void>;
+  }
+}
+
+/**
+ * Runs in the page (after each load): helpers that reach every row of the
+ * virtualized board, where only the rows in view are in the DOM. They scroll
+ * its box from the top, a little less than a viewport at a time, and read the
+ * rows rendered at each step (two frames after the scroll, as the board
+ * re-renders on scroll events), then put the scroll position back.
+ */
+function installBoardReader(): void {
+  const frame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
+  const box = () => document.querySelector<HTMLElement>('.board-scroll')!;
+  const rows = () => document.querySelectorAll<HTMLElement>('.board tbody tr[data-symbol]');
+  const sweep = async (visit: () => boolean) => {
+    const b = box();
+    const keep = b.scrollTop;
+    let found = false;
+    for (let top = 0; ; top += Math.max(1, b.clientHeight - 80)) {
+      b.scrollTop = top;
+      await frame();
+      await frame();
+      if ((found = visit())) break;
+      if (top + b.clientHeight >= b.scrollHeight) break;
+    }
+    if (!found) b.scrollTop = keep;
+    await frame();
+    return found;
+  };
+  window.__readBoard = async () => {
+    const out: Record<string, { last: string; totalVol: string }> = {};
+    await sweep(() => {
+      for (const tr of rows()) {
+        out[tr.dataset.symbol!] = { last: tr.querySelector('td.col-last')?.textContent ?? '', totalVol: tr.querySelector('td.col-totalVol')?.textContent ?? '' };
+      }
+      return false;
+    });
+    return out;
+  };
+  window.__showRow = async (symbol) => {
+    const find = () => document.querySelector<HTMLElement>(`.board tbody tr[data-symbol="${symbol}"]`);
+    if (!(await sweep(() => find() !== null))) throw new Error(`no board row for ${symbol}`);
+    find()!.scrollIntoView({ block: 'center' });
+    await frame();
+    await frame();
+  };
+}
+
 interface BoardCheck {
   rows: number;
   rounds: number;
@@ -300,11 +378,9 @@ interface BoardCheck {
  */
 async function boardMatchesServer({ timeoutMs }: { timeoutMs: number }): Promise<BoardCheck> {
   const digits = (s: string | null | undefined) => (s ?? '').replace(/[^\d]/g, '');
-  const read = () => {
+  const read = async () => {
     const m = new Map<string, string>();
-    for (const tr of document.querySelectorAll<HTMLElement>('.board tbody tr[data-symbol]')) {
-      m.set(tr.dataset.symbol!, `${digits(tr.querySelector('td.col-last')?.textContent)}/${digits(tr.querySelector('td.col-totalVol')?.textContent)}`);
-    }
+    for (const [sym, r] of Object.entries(await window.__readBoard())) m.set(sym, `${digits(r.last)}/${digits(r.totalVol)}`);
     return m;
   };
   const frame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
@@ -317,11 +393,11 @@ async function boardMatchesServer({ timeoutMs }: { timeoutMs: number }): Promise
   let rows = 0;
   while (pending === null || (pending.size > 0 && performance.now() < deadline)) {
     rounds++;
-    const before = read();
+    const before = await read();
     const items = ((await (await fetch('/api/quotes')).json()) as { items: { symbol: string; last: number | null; totalVolume: number }[] }).items;
     await frame();
     await frame();
-    const after = read();
+    const after = await read();
     if (pending === null) {
       pending = new Set(items.map((q) => q.symbol));
       missingRows = items.map((q) => q.symbol).filter((s) => !after.has(s));

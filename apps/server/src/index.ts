@@ -8,3 +8,4 @@ export { startAll, displayUrl, type RunningServer, type StartOptions } from './r
 export { createLogger, silentLogger } from './observability/logger.ts';
 export { createRegistry } from './observability/metrics.ts';
 export { monitorEventLoop } from './observability/event-loop.ts';
+export { createAuth, authServiceFromConfig, AuthService, type AuthWiring, type Principal } from './auth/index.ts';

@@ -97,7 +97,7 @@ export async function startWsEnv(env: Record<string, string> = {}, gatewayOption
     bus,
     allowedOrigins: config.corsOrigins,
     maxConnectionsPerIp: config.ws.maxConnectionsPerIp,
-    trustProxy: config.trustProxy !== false,
+    trustProxy: config.trustProxy,
     pingIntervalMs: 0,
     closeGraceMs: 200,
     ...wiring.ws,

@@ -8,12 +8,14 @@
  * origins and connections over the per-IP limit are refused before the
  * handshake; PUBLIC_MARKET_DATA=false needs a token on market channels.
  */
+import type { IncomingMessage } from 'node:http';
 import { SYSTEM_ALERTS_KEY, WS_CLOSE, alertsKey } from '@stock-tracker/protocol';
 import { AuthService } from '../src/auth/auth-service.ts';
 import { createAuthRepository } from '../src/storage/auth-repo.ts';
 import { TEST_JWT, type Session } from './auth-fixture.ts';
 import { Client, refusal, startWsEnv as start, type WsEnv as Env } from './auth-ws-helpers.ts';
 import { makeQuote } from './ws-test-helpers.ts';
+import { clientIpResolver } from '../src/ws/client-ip.ts';
 
 describe('WebSocket auth (accounts, public market data)', () => {
   let e: Env;
@@ -171,5 +173,27 @@ describe('PUBLIC_MARKET_DATA=false over WebSocket', () => {
       authed.ws.close();
     }
     expect(e.wiring.ws.authRequired).toEqual(['market', 'foreign', 'index', 'alerts']);
+  });
+});
+
+describe('WebSocket client address (TRUST_PROXY)', () => {
+  const req = (remoteAddress: string, xff?: string) => ({ headers: xff ? { 'x-forwarded-for': xff } : {}, socket: { remoteAddress } }) as unknown as IncomingMessage;
+
+  it('never believes X-Forwarded-For by default', () => {
+    expect(clientIpResolver(false)(req('203.0.113.9', '1.2.3.4'))).toBe('203.0.113.9');
+  });
+
+  it('with proxy addresses, believes the header only from those proxies', () => {
+    const ip = clientIpResolver(['10.0.0.0/8']);
+    expect(ip(req('10.1.2.3', '198.51.100.7'))).toBe('198.51.100.7'); // through our proxy
+    expect(ip(req('203.0.113.9', '198.51.100.7'))).toBe('203.0.113.9'); // direct: the forged header is ignored
+    expect(ip(req('10.1.2.3', '6.6.6.6, 198.51.100.7'))).toBe('198.51.100.7'); // client-supplied entries before ours do not count
+    expect(ip(req('::ffff:10.1.2.3', '198.51.100.7'))).toBe('198.51.100.7');
+  });
+
+  it('with a hop count, takes the entry the last N proxies vouch for; `true` takes the last entry', () => {
+    expect(clientIpResolver(1)(req('10.1.2.3', '6.6.6.6, 198.51.100.7'))).toBe('198.51.100.7');
+    expect(clientIpResolver(2)(req('10.1.2.3', '6.6.6.6, 198.51.100.7'))).toBe('6.6.6.6');
+    expect(clientIpResolver(true)(req('10.1.2.3', '6.6.6.6, 198.51.100.7'))).toBe('198.51.100.7');
   });
 });

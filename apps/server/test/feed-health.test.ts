@@ -4,12 +4,14 @@
  * recovery, the /readyz check, and delivery of the notices through the real
  * WebSocket gateway to every alerts subscriber.
  */
+import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { SYSTEM_ALERTS_KEY, type QuoteState, type SessionPhase, type SystemAlert } from '@stock-tracker/protocol';
 import { HOSE, US } from '@stock-tracker/engine';
 import { ManualClock, type FeedStatus } from '@stock-tracker/feeds';
 import { FeedWatchdog, feedFreshnessCheck, marketActivity, publishSystemAlert } from '../src/feed-health/index.ts';
 import { runChecks } from '../src/http/readiness.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { RawClient, startServer, type TestServer } from './ws-test-helpers.ts';
 
 /** Wednesday 5 March 2025, hh:mm Vietnam time (UTC+7, no DST). */
@@ -94,6 +96,43 @@ describe('marketActivity: is a market trading?', () => {
     expect(marketActivity([], vn(3), [HOSE]).trading).toBe(false);
     expect(marketActivity([], Date.UTC(2025, 2, 5, 15, 0), [US])).toMatchObject({ trading: true, exchanges: [{ exchange: 'US', phase: 'continuous' }] });
     expect(marketActivity([], vn(10)).trading).toBe(false);
+  });
+});
+
+describe('marketActivity: properties', () => {
+  const PHASES: SessionPhase[] = ['pre_open', 'ato', 'continuous', 'lunch_break', 'atc', 'plo', 'closed'];
+  const rowArb = (from: number, to: number): fc.Arbitrary<QuoteState> =>
+    fc
+      .record({ symbol: fc.constantFrom('VNM', 'FPT', 'HPG', 'SSI'), ts: fc.integer({ min: from, max: to }), phase: fc.constantFrom(...PHASES), halted: fc.boolean() })
+      .map((r) => row(r.symbol, r.ts, r.phase, { halted: r.halted }));
+  // Any instant of a Wednesday (Vietnam time) and rows from that day up to it.
+  const dayStart = vn(0);
+  const scenario = fc.integer({ min: dayStart, max: dayStart + DAY - 1 }).chain((now) =>
+    fc.record({ now: fc.constant(now), today: fc.array(rowArb(dayStart, now), { maxLength: 8 }), older: fc.array(rowArb(dayStart - 3 * DAY, dayStart - 1), { minLength: 1, maxLength: 8 }) }),
+  );
+
+  it('rows from earlier days never change the answer; row order does not matter', () => {
+    fc.assert(
+      fc.property(scenario, ({ now, today, older }) => {
+        const base = marketActivity(today, now, [HOSE]);
+        const withOld = marketActivity([...older, ...today], now, [HOSE]);
+        expect(withOld.trading).toBe(today.length > 0 ? base.trading : marketActivity([], now, [HOSE]).trading);
+        expect(marketActivity([...today].reverse(), now, [HOSE]).trading).toBe(base.trading);
+      }),
+      { numRuns: 300, seed: 20250305 },
+    );
+  });
+
+  it('when every row is halted, nothing trades unless the schedule is asked (no current row)', () => {
+    fc.assert(
+      fc.property(scenario, ({ now, today }) => {
+        const halted = today.map((q) => ({ ...q, halted: true }));
+        const a = marketActivity(halted, now);
+        const current = a.exchanges.every((e) => e.source === 'feed');
+        if (halted.length > 0 && current) expect(a.trading).toBe(false);
+      }),
+      { numRuns: 300, seed: 7 },
+    );
   });
 });
 
@@ -296,5 +335,23 @@ describe('system alerts through the real WebSocket gateway', () => {
     c.send({ op: 'subscribe', id: 'b', symbols: [SYSTEM_ALERTS_KEY, 'user:u2'] });
     expect(await c.next((m) => m.type === 'error' && m.id === 'b')).toMatchObject({ code: 'FORBIDDEN' });
     c.close();
+  });
+});
+
+describe('FEED_STALE_AFTER_MS', () => {
+  it('defaults to 30 s, 0 turns the watchdog off, sub-second and non-numbers are refused by name', () => {
+    expect(loadConfig({}).feed.staleAfterMs).toBe(30_000);
+    expect(loadConfig({ FEED_STALE_AFTER_MS: '0' }).feed.staleAfterMs).toBe(0);
+    expect(loadConfig({ FEED_STALE_AFTER_MS: '120000' }).feed.staleAfterMs).toBe(120_000);
+    for (const bad of ['500', 'soon', '-1']) {
+      let err: unknown;
+      try {
+        loadConfig({ FEED_STALE_AFTER_MS: bad });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems.join('\n')).toMatch(/^FEED_STALE_AFTER_MS: /m);
+    }
   });
 });

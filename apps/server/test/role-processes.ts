@@ -275,7 +275,7 @@ export async function until(pred: () => boolean | Promise<boolean>, what: string
 /** A one-line picture of a set of clients, for failure messages. */
 export function describeClients(cs: TrackedClient[]): string {
   const count = <T>(xs: T[]) => [...xs.reduce((m, x) => m.set(String(x), (m.get(String(x)) ?? 0) + 1), new Map<string, number>())].map(([k, n]) => `${k}:${n}`).join(' ');
-  return `states {${count(cs.map((c) => c.client.state))}} on {${count(cs.map((c) => c.current))}} gaps ${cs.reduce((n, c) => n + c.gaps, 0)} resets ${cs.reduce((n, c) => n + c.resets.length, 0)} closes {${count(cs.flatMap((c) => c.closeCodes))}}`;
+  return `states {${count(cs.map((c) => c.client.state))}} on {${count(cs.map((c) => c.current))}} gaps ${cs.reduce((n, c) => n + c.gaps, 0)} resets {${count(cs.flatMap((c) => c.resets.map((r) => r.reason)))}} recovered ${cs.reduce((n, c) => n + c.recovered, 0)} closes {${count(cs.flatMap((c) => c.closeCodes))}}`;
 }
 
 /** Board rows a client holds that differ from the reference quotes (by symbol). */

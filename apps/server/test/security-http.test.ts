@@ -167,6 +167,18 @@ describe('TRUST_PROXY', () => {
       await app.close();
     }
   });
+
+  it('`true` believes only the entry the proxy appended, not what the client wrote before it', async () => {
+    const { app } = await stubApp({ settings: { trustProxy: true, rateLimit: { max: 0, windowMs: 60_000, authMax: 1 } } });
+    try {
+      const login = (xff: string) => app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'n', password: 'p' }, remoteAddress: '10.0.0.5', headers: { 'x-forwarded-for': xff } });
+      expect((await login('6.6.6.1, 198.51.100.9')).statusCode).toBe(403);
+      expect((await login('6.6.6.2, 198.51.100.9')).statusCode).toBe(429); // a new forged prefix does not make a new client
+      expect((await login('6.6.6.2, 198.51.100.10')).statusCode).toBe(403);
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe('CORS with credentials', () => {

@@ -39,7 +39,8 @@ describe('board page', () => {
   it('fills the board from the REST snapshot and filters by tab and search', async () => {
     const t = setup();
     await waitFor(() => expect(t.calls.some((c) => c.method === 'quotes')).toBe(true));
-    await act(async () => {});
+    // The snapshot is queued in the store when the query resolves (timing depends on the machine's load); then flush the "frame".
+    await waitFor(() => expect(['FPT', 'SHS', 'VNM'].every((s) => t.services.quotes.latest(s))).toBe(true));
     t.flushQuotes();
     await waitFor(() => expect(boardOrder()).toEqual(['FPT', 'SHS', 'VNM']));
     expect(document.querySelector('tr[data-symbol="VNM"] .col-last')!.className).toContain('tone-ceiling');

@@ -5,6 +5,7 @@ import { DEFAULT_SORT, type SortState } from '../src/components/board/board-mode
 import { PriceBoard } from '../src/components/board/PriceBoard.tsx';
 import { renderStats, resetRenderStats } from '../src/lib/render-counter.ts';
 import { createQuoteStore, type QuoteStore } from '../src/store/quote-store.ts';
+import { HEADER_ROWS } from '../src/components/board/board-geometry.ts';
 import { FLASH_MS, FlashSweeper } from '../src/components/board/flash.ts';
 import { makeQuote, stubBoardViewport } from './helpers.tsx';
 
@@ -171,9 +172,10 @@ describe('price board rendering', () => {
       act(() => void vi.advanceTimersByTime(1_000));
       expect(order()[0]).toBe('S42');
       expect(renderStats.board).toBe(1);
-      // Moving a row does not re-render the others: S42 (new data) and S00, which hands the
-      // keyboard tab stop (first row while nothing is focused) over to S42.
-      expect(Object.keys(renderStats.bySymbol).sort()).toEqual(['S00', 'S42']);
+      // Re-rendered: S42 (new data, moved to the top) and the rows it pushed down one place,
+      // whose aria-rowindex and stripe change; the rows below its old place are left alone.
+      expect(Object.keys(renderStats.bySymbol).sort()).toEqual(SYMBOLS.slice(0, 43));
+      expect(row(container, 'S07').getAttribute('aria-rowindex')).toBe(String(HEADER_ROWS + 8 + 1));
       resetRenderStats();
       act(() => {
         store.set('S42', makeQuote('S42', { ts: 1_717_380_002_000, totalVolume: 950_000 }));

@@ -159,7 +159,8 @@ export function Providers({ services, children, path = '/' }: { services: Servic
  * a scroll height laid out as a browser would from what is in the table:
  * the header rows, ROW_HEIGHT per body row and each spacer row's own height.
  * `scrollTop` itself works in jsdom; `scrollTo` is not implemented, so it is
- * stubbed to set `scrollTop` (clamped) and fire `scroll` as a browser does.
+ * stubbed to set `scrollTop` (clamped) and fire `scroll` soon after, as a
+ * browser does.
  * Returns the undo.
  */
 export function stubBoardViewport(height = HEADER_HEIGHT + 90 * ROW_HEIGHT, width = 1_400): () => void {
@@ -196,7 +197,8 @@ export function stubBoardViewport(height = HEADER_HEIGHT + 90 * ROW_HEIGHT, widt
     writable: true,
     value(this: HTMLElement, opts: ScrollToOptions) {
       if (typeof opts?.top === 'number') this.scrollTop = Math.max(0, Math.min(opts.top, this.scrollHeight - this.clientHeight));
-      this.dispatchEvent(new Event('scroll'));
+      // Browsers fire scroll events later (with the next frame), never inside the call.
+      queueMicrotask(() => this.dispatchEvent(new Event('scroll')));
     },
   });
   return () => {

@@ -43,7 +43,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       disableRequestLogging: (req) => QUIET_PATHS.test(req.url ?? ''),
     }),
     // A hop count becomes proxy-addr's per-hop predicate (Fastify's types only name the other forms).
-    trustProxy: typeof settings.trustProxy === 'number' ? trustHops(settings.trustProxy) : settings.trustProxy,
+    // `true` means "behind one proxy": its appended entry is the client. Fastify's own `true` would take the
+    // left-most entry, which the client writes itself, and let anyone choose the address rate limits count.
+    trustProxy: settings.trustProxy === true ? trustHops(1) : typeof settings.trustProxy === 'number' ? trustHops(settings.trustProxy) : settings.trustProxy,
     bodyLimit: settings.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // Fastify's built-in 503 while closing has its own body; requests still arriving on open
     // keep-alive connections are served instead (storage closes only after HTTP).

@@ -27,6 +27,8 @@ export interface RequestAuth {
   requireUser: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
   /** onRequest hook: verifies a token when one is sent (an invalid one is still a 401), anonymous otherwise. */
   optionalUser: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** onRequest hook: uses a valid token when one is sent and ignores an invalid one (logout must work with an expired token). */
+  lenientUser: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
 export function createRequestAuth(deps: AppDeps): RequestAuth {
@@ -47,6 +49,7 @@ export function createRequestAuth(deps: AppDeps): RequestAuth {
       mode,
       requireUser: (request) => verify(request, true),
       optionalUser: (request) => verify(request, false),
+      lenientUser: (request) => verify(request, false).catch(() => undefined),
       owner: async (request) => {
         // Routes that use the owner always run requireUser first; this is the backstop.
         if (!request.principal) throw invalidToken();
@@ -67,5 +70,5 @@ export function createRequestAuth(deps: AppDeps): RequestAuth {
     return p;
   };
   const none = async () => {};
-  return { mode, requireUser: none, optionalUser: none, owner: () => local() };
+  return { mode, requireUser: none, optionalUser: none, lenientUser: none, owner: () => local() };
 }

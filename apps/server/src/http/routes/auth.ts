@@ -68,7 +68,7 @@ export function authRoutes(app: FastifyInstance, deps: AppDeps, auth: RequestAut
 
   app.post(
     '/auth/logout',
-    { onRequest: auth.optionalUser, schema: { tags, summary: 'End the session (refresh cookie and/or access token)', response: { ...noContent, ...errorResponses } } },
+    { onRequest: auth.lenientUser, schema: { tags, summary: 'End the session (refresh cookie and/or access token)', response: { ...noContent, ...errorResponses } } },
     async (req, reply) => {
       const s = service();
       assertOrigin(req);
