@@ -100,7 +100,7 @@ async function phase<T extends { published: number }>(t: Topology, record: boole
   await Promise.all(t.clients.map((p) => p.call('mark', { record })));
   const before = await cpuSample(t);
   const pub = await publish();
-  await Promise.all(t.clients.map((p) => p.call('settle', { expected: pub.published, timeoutMs, idleMs: 3_000 }, timeoutMs + 30_000)));
+  await Promise.all(t.clients.map((p) => p.call('settle', { expected: pub.published, timeoutMs, idleMs: 10_000 }, timeoutMs + 30_000)));
   const reports = await Promise.all(t.clients.map((p) => p.call<ClientReport>('report')));
   const cpu = cpuDelta(before, await cpuSample(t));
   const frames = sum(reports.map((r) => r.frames));

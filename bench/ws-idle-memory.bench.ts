@@ -20,7 +20,7 @@
  * heap is what V8 retains for the connections.
  *
  * Knobs: IDLE_CLIENTS=1000,5000  IDLE_KINDS=gateway,socketio  IDLE_CLIENT_PROCS=2
- *        IDLE_WARM=100  IDLE_SETTLE_MS=45000 (longest wait for a steady RSS)
+ *        IDLE_WARM=100  IDLE_SETTLE_MS=30000 (longest wait for a steady RSS)
  * Prints {"bench":"ws_idle_memory",...} lines; target: gateway ≤ 30 KB (RSS) per connection.
  */
 import type { Child } from './lib/child.ts';
@@ -32,7 +32,7 @@ const CLIENTS = listKnob('IDLE_CLIENTS', [1_000, 5_000]);
 const KINDS = (process.env.IDLE_KINDS ?? SCALE_KINDS.join(',')).split(',').map((s) => s.trim()) as ScaleKind[];
 const PROCS = knob('IDLE_CLIENT_PROCS', 2, 1, 16);
 const WARM = knob('IDLE_WARM', 100, 1, 10_000);
-const SETTLE_MS = knob('IDLE_SETTLE_MS', 45_000, 0, 600_000);
+const SETTLE_MS = knob('IDLE_SETTLE_MS', 30_000, 0, 600_000);
 /** 30 KB read as 30 KiB: every figure is printed in bytes and KiB, so the stricter reading can be checked too. */
 const TARGET_BYTES = 30 * 1024;
 
@@ -62,7 +62,7 @@ interface Row {
  * until RSS after GC is stable: the snapshot burst of thousands of
  * subscribes leaves freed memory that V8 and the allocator hand back to the
  * OS only over the next seconds, and that is not what an idle connection costs.
- * It comes back in steps several seconds apart, so steady means eight
+ * It comes back in steps several seconds apart, so steady means six
  * readings a second apart within 1 % (or IDLE_SETTLE_MS has passed).
  */
 async function quiet(replica: Child): Promise<Mem> {
@@ -75,7 +75,7 @@ async function quiet(replica: Child): Promise<Mem> {
   let last = await replica.call<Mem>('mem');
   let steady = 0;
   let ref = last;
-  while (steady < 8 && performance.now() < until) {
+  while (steady < 6 && performance.now() < until) {
     await sleep(1_000);
     last = await replica.call<Mem>('mem');
     if (Math.abs(last.rss - ref.rss) <= ref.rss * 0.01) steady++;

@@ -91,10 +91,24 @@ describe('marketActivity: is a market trading?', () => {
     ]);
   });
 
+  it('calendar "feed" (simulator, replay): the feed’s own phases of its current day, whatever the real clock says', () => {
+    // A compressed simulated day: its lunch break at the real 10:00 and its continuous session at the real 03:00 are both the truth.
+    const lunch = [row('VNM', vn(10), 'lunch_break'), row('FPT', vn(10), 'lunch_break')];
+    expect(marketActivity(lunch, vn(10, 5), { calendar: 'feed' })).toMatchObject({ trading: false, exchanges: [{ phase: 'lunch_break', source: 'feed' }] });
+    expect(marketActivity([row('VNM', vn(3), 'continuous')], vn(4), { calendar: 'feed' }).trading).toBe(true);
+    // Rows of an earlier simulated day do not outvote the current one.
+    const days = [row('VNM', vn(3), 'closed', { tradingDate: '2025-03-04' }), row('FPT', vn(3), 'closed', { tradingDate: '2025-03-04' }), row('HPG', vn(3, 1), 'ato')];
+    expect(marketActivity(days, vn(3, 2), { calendar: 'feed' })).toMatchObject({ trading: true, exchanges: [{ phase: 'ato' }] });
+    // A simulated session across the real lunch break: the feed's word stands; the exchange calendar would end it at 11:30.
+    const across = [row('VNM', vn(11, 20), 'continuous')];
+    expect(marketActivity(across, vn(11, 45), { calendar: 'feed' }).trading).toBe(true);
+    expect(marketActivity(across, vn(11, 45)).trading).toBe(false);
+  });
+
   it('an empty board falls back to the given markets’ schedules', () => {
-    expect(marketActivity([], vn(10), [HOSE]).trading).toBe(true);
-    expect(marketActivity([], vn(3), [HOSE]).trading).toBe(false);
-    expect(marketActivity([], Date.UTC(2025, 2, 5, 15, 0), [US])).toMatchObject({ trading: true, exchanges: [{ exchange: 'US', phase: 'continuous' }] });
+    expect(marketActivity([], vn(10), { fallback: [HOSE] }).trading).toBe(true);
+    expect(marketActivity([], vn(3), { fallback: [HOSE] }).trading).toBe(false);
+    expect(marketActivity([], Date.UTC(2025, 2, 5, 15, 0), { fallback: [US] })).toMatchObject({ trading: true, exchanges: [{ exchange: 'US', phase: 'continuous' }] });
     expect(marketActivity([], vn(10)).trading).toBe(false);
   });
 });
@@ -114,10 +128,10 @@ describe('marketActivity: properties', () => {
   it('rows from earlier days never change the answer; row order does not matter', () => {
     fc.assert(
       fc.property(scenario, ({ now, today, older }) => {
-        const base = marketActivity(today, now, [HOSE]);
-        const withOld = marketActivity([...older, ...today], now, [HOSE]);
-        expect(withOld.trading).toBe(today.length > 0 ? base.trading : marketActivity([], now, [HOSE]).trading);
-        expect(marketActivity([...today].reverse(), now, [HOSE]).trading).toBe(base.trading);
+        const base = marketActivity(today, now, { fallback: [HOSE] });
+        const withOld = marketActivity([...older, ...today], now, { fallback: [HOSE] });
+        expect(withOld.trading).toBe(today.length > 0 ? base.trading : marketActivity([], now, { fallback: [HOSE] }).trading);
+        expect(marketActivity([...today].reverse(), now, { fallback: [HOSE] }).trading).toBe(base.trading);
       }),
       { numRuns: 300, seed: 20250305 },
     );

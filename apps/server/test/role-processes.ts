@@ -71,9 +71,9 @@ export function roleEnv(extra: Record<string, string>): Record<string, string> {
   };
 }
 
-export async function spawnRole(role: Role, name: string, env: Record<string, string>, opts: { port?: number } = {}): Promise<RoleProcess> {
+export async function spawnRole(role: Role, name: string, env: Record<string, string>, opts: { port?: number; nodeArgs?: string[] } = {}): Promise<RoleProcess> {
   const port = opts.port ?? (role === 'migrate' ? 0 : await freePort());
-  const proc = spawn(process.execPath, [BIN, role], { cwd: REPO_ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, role], { cwd: REPO_ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(proc);
   const parsed: Array<Record<string, unknown>> = [];
   const tail: string[] = [];
@@ -151,7 +151,7 @@ export async function waitForStatus(url: string, what: string, opts: { status?: 
   throw new Error(`${what}: ${url} did not answer ${want} (last: ${last})`);
 }
 
-export async function startReady(role: 'collector' | 'api', name: string, env: Record<string, string>, opts: { port?: number; timeoutMs?: number } = {}): Promise<RoleProcess> {
+export async function startReady(role: 'collector' | 'api', name: string, env: Record<string, string>, opts: { port?: number; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<RoleProcess> {
   const p = await spawnRole(role, name, env, opts);
   try {
     await waitForStatus(`${p.url}/readyz`, `${name} ready`, { timeoutMs: opts.timeoutMs ?? 90_000, alive: p.running });

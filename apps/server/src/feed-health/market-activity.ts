@@ -14,6 +14,11 @@
  * - otherwise the exchange's schedule (engine rules) at `now`, with Saturday
  *   and Sunday closed (both markets; holidays are not in the rules, a vendor
  *   status is what tells them).
+ *
+ * Feeds that run their own session clock (the simulator's compressed day, a
+ * replayed tape) are `calendar: 'feed'`: the real exchange calendar says
+ * nothing about them, so the phases of the rows of the feed's current
+ * trading day are the answer, with no expiry.
  */
 import type { QuoteState, SessionPhase } from '@stock-tracker/protocol';
 import { daySchedule, isTradingPhase, localParts, phaseInSchedule, rulesFor, type DaySchedule, type ExchangeRules } from '@stock-tracker/engine';
@@ -60,11 +65,29 @@ function majority(rows: readonly QuoteState[]): SessionPhase {
   return best;
 }
 
-/**
- * Activity of every exchange on the board at `now`; `fallback` rules stand in
- * when the board is empty (nothing delivered or stored yet).
- */
-export function marketActivity(quotes: Iterable<QuoteState>, now: number, fallback: readonly ExchangeRules[] = []): MarketActivity {
+export interface ActivityOptions {
+  /** Markets assumed when the board is empty (nothing delivered or stored yet). */
+  fallback?: readonly ExchangeRules[];
+  /** `exchange` (default): live feeds, vendor phases expire at schedule boundaries; `feed`: the feed's own phases (simulator, replay). */
+  calendar?: 'exchange' | 'feed';
+}
+
+function fromRows(exchange: string, current: readonly QuoteState[]): ExchangeActivity {
+  const open = current.filter((q) => !q.halted);
+  const trading = open.some((q) => isTradingPhase(q.phase));
+  return { exchange, phase: majority(open.length > 0 ? open : current), halted: open.length === 0, trading, source: 'feed' };
+}
+
+/** The rows of the newest trading day in a group: what a feed on its own clock currently says. */
+function latestDay(rows: readonly QuoteState[]): QuoteState[] {
+  let newest = rows[0]!;
+  for (const q of rows) if (q.ts > newest.ts) newest = q;
+  return rows.filter((q) => q.tradingDate === newest.tradingDate);
+}
+
+/** Activity of every exchange on the board at `now`. */
+export function marketActivity(quotes: Iterable<QuoteState>, now: number, opts: ActivityOptions = {}): MarketActivity {
+  const fallback = opts.fallback ?? [];
   const groups = new Map<string, { rules: ExchangeRules; rows: QuoteState[] }>();
   for (const q of quotes) {
     const key = q.exchange.toUpperCase();
@@ -74,14 +97,15 @@ export function marketActivity(quotes: Iterable<QuoteState>, now: number, fallba
   }
   const exchanges: ExchangeActivity[] = [];
   for (const [exchange, { rules, rows }] of groups) {
+    if (opts.calendar === 'feed') {
+      exchanges.push(fromRows(exchange, latestDay(rows)));
+      continue;
+    }
     const s = daySchedule(rules, now);
     const seg = segmentOf(s, now);
     const current = rows.filter((q) => q.ts >= s.start && q.ts < s.end && segmentOf(s, q.ts) === seg);
     if (current.length > 0) {
-      const open = current.filter((q) => !q.halted);
-      const trading = open.some((q) => isTradingPhase(q.phase));
-      const phase = majority(open.length > 0 ? open : current);
-      exchanges.push({ exchange, phase, halted: open.length === 0, trading, source: 'feed' });
+      exchanges.push(fromRows(exchange, current));
     } else {
       const phase = scheduled(rules, s, now);
       exchanges.push({ exchange, phase, halted: false, trading: isTradingPhase(phase), source: 'schedule' });

@@ -41,6 +41,8 @@ export interface FeedWatchdogOptions {
   checkIntervalMs?: number;
   /** Markets assumed when the board is empty. */
   fallbackRules?: readonly ExchangeRules[];
+  /** `feed` for feeds on their own session clock (simulator, replay); see market-activity.ts. Default `exchange`. */
+  calendar?: 'exchange' | 'feed';
   log?: WatchdogLogger;
   registry?: Registry;
   /** Receives feed_stale / feed_recovered notices (published on the alerts channel by the caller). */
@@ -140,7 +142,7 @@ export class FeedWatchdog {
       this.lastEvents = st.events;
     }
     const silentMs = Math.max(0, now - this.lastEventAt);
-    const activity = marketActivity(this.o.quotes(), this.o.marketTime?.() ?? now, this.o.fallbackRules);
+    const activity = marketActivity(this.o.quotes(), this.o.marketTime?.() ?? now, { fallback: this.o.fallbackRules ?? [], calendar: this.o.calendar ?? 'exchange' });
     const stale = activity.trading && silentMs >= this.o.staleAfterMs;
     const lastMessageAgeMs = typeof st.lastMessageAgeMs === 'number' ? st.lastMessageAgeMs : null;
     return { stale, silentMs, lastMessageAgeMs, trading: activity.trading, activity, staleSince: this.staleSince, summary: this.summarize(stale, silentMs, activity, st) };

@@ -1,7 +1,8 @@
 /**
  * The Fastify application: REST under /api (every endpoint of the protocol's
  * ENDPOINTS table, validated with its TypeBox schemas), health and metrics,
- * OpenAPI docs, CORS, rate limits, security headers and — in embedded mode —
+ * OpenAPI docs, CORS, rate limits, accounts (auth routes, bearer tokens on
+ * owned data, see http/auth.ts), security headers and — in embedded mode —
  * the SPA. Everything it reads is injected (see deps.ts), so tests build it
  * against any engine/storage and drive it with `inject` or a real socket.
  */

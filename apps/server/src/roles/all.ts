@@ -88,6 +88,8 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
             clock,
             staleAfterMs: config.feed.staleAfterMs,
             fallbackRules: config.feed.kind === 'alpaca' ? [US] : [HOSE, HNX, UPCOM],
+            // The simulator's compressed day and replayed tapes keep their own session clock.
+            calendar: config.feed.kind === 'simulator' || config.feed.kind === 'replay' ? 'feed' : 'exchange',
             registry,
             log,
             onAlert: (alert) => publishSystemAlert(publisher, alert),
