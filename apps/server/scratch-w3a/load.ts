@@ -1,7 +1,7 @@
 import { roleEnv, startReady, trackedClient, until, describeClients, killAll, sleep, freePort } from '../test/role-processes.ts';
 import { execSync } from 'node:child_process';
 import { simDayMsForContinuousSession } from '../../../test/helpers/server.ts';
-const env = roleEnv({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/st_smoke_w3a', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: 'st:smoke:load:', SIM_DAY_MS: String(simDayMsForContinuousSession(Date.now(), 0, 300_000)), LOG_LEVEL: 'warn' });
+const env = roleEnv({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/st_smoke_w3a', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: 'st:smoke:load:', SIM_DAY_MS: String(simDayMsForContinuousSession(Date.now(), 0, 300_000)), LOG_LEVEL: 'warn', SIM_INTENSITY: process.env.SIM_INTENSITY ?? '200' });
 const ports = [await freePort(), await freePort()];
 const urls = () => ports.map((p) => `http://127.0.0.1:${p}`);
 const t0 = Date.now();

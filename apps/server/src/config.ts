@@ -38,6 +38,8 @@ export interface Config {
     speed: number | 'max';
     simSeed: number;
     simDayMs: number;
+    /** Simulator: mean events per second while the market trades continuously. */
+    simIntensity: number;
     ssi: { consumerId: string; consumerSecret: string } | undefined;
     alpaca: { keyId: string; secretKey: string } | undefined;
     /** No market data for this long while a market trades raises the stale-feed alert; 0 turns the watchdog off. */
@@ -353,6 +355,7 @@ export function loadConfig(env: Env = process.env): Config {
       speed: parseSpeed(r),
       simSeed: r.int('SIM_SEED', 42, 0, 2 ** 32 - 1),
       simDayMs: r.int('SIM_DAY_MS', 600_000, 10_000, 86_400_000),
+      simIntensity: r.int('SIM_INTENSITY', 200, 1, 100_000),
       ssi,
       alpaca,
       staleAfterMs: parseStaleAfter(r),

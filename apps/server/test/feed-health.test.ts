@@ -274,6 +274,26 @@ describe('FeedWatchdog', () => {
     expect(failed.alerts[0]!.message).toContain('SSI refused');
   });
 
+  it('a failing alert sink is logged once, never thrown out of the timer; checks go on', () => {
+    const clock = new ManualClock(vn(10));
+    const errors: string[] = [];
+    const feed = new FakeFeed();
+    const dog = new FeedWatchdog({
+      feed,
+      quotes: () => [row('VNM', vn(10), 'continuous')],
+      clock,
+      staleAfterMs: 30_000,
+      log: { info: () => {}, error: (_o, m) => errors.push(m ?? '') },
+      onAlert: () => {
+        throw new Error('bus down');
+      },
+    });
+    dog.start();
+    expect(() => clock.advance(120_000)).not.toThrow();
+    expect(errors.filter((m) => m.includes('watchdog check failed'))).toHaveLength(1);
+    expect(dog.state().stale).toBe(true);
+  });
+
   it('rejects a non-positive limit', () => {
     expect(() => new FeedWatchdog({ feed: new FakeFeed(), quotes: () => [], clock: new ManualClock(0), staleAfterMs: 0 })).toThrow(/positive/);
   });

@@ -59,6 +59,9 @@ beforeAll(async () => {
     REDIS_URL: testRedisUrl(),
     REDIS_PREFIX: prefix,
     SIM_DAY_MS: String(simDayMsForContinuousSession(Date.now(), 0, 300_000)),
+    // A quarter of the default market rate: one replica must carry all 200 clients (~35 quote updates/s each)
+    // while 100 of them resume, on a 2-core test machine (docs/scaling.md has the capacity method).
+    SIM_INTENSITY: '50',
   });
   await runMigrate(env);
   ports = [await freePort(), await freePort()];

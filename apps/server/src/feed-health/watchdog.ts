@@ -72,6 +72,7 @@ export class FeedWatchdog {
   private readonly intervalMs: number;
   private readonly gauge: Gauge<'feed'> | undefined;
   private timer: unknown = null;
+  private failing = false;
   private lastEvents = -1;
   private lastEventAt: number;
   private staleSince: number | null = null;
@@ -102,7 +103,18 @@ export class FeedWatchdog {
   start(): void {
     if (this.timer !== null) return;
     this.lastEventAt = this.o.clock.now();
-    this.timer = this.o.clock.setInterval(() => this.check(), this.intervalMs);
+    this.timer = this.o.clock.setInterval(() => this.tick(), this.intervalMs);
+  }
+
+  /** A throw in a timer would take the process down; a broken check is logged (once per run of failures) instead. */
+  private tick(): void {
+    try {
+      this.check();
+      this.failing = false;
+    } catch (err) {
+      if (!this.failing) this.o.log?.error({ err, feed: this.o.feed.name }, 'feed watchdog check failed');
+      this.failing = true;
+    }
   }
 
   stop(): void {
@@ -122,15 +134,13 @@ export class FeedWatchdog {
     if (next.stale && this.staleSince === null) {
       this.staleSince = now;
       this.outageFrom = this.lastEventAt;
-      next.staleSince = now;
       this.raise(next, now);
     } else if (!next.stale && this.staleSince !== null) {
       this.staleSince = null;
       this.recover(next, now);
     }
-    next.staleSince = this.staleSince;
-    this.current = next;
-    return next;
+    this.current = { ...next, staleSince: this.staleSince };
+    return this.current;
   }
 
   private evaluate(): FeedFreshness {

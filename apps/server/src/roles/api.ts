@@ -75,7 +75,7 @@ export async function startApi(opts: ApiRoleOptions): Promise<RunningApi> {
     const redis = { url: config.redisUrl };
     const redisClient = createRedisClient(redis, 'st-api');
     cleanups.add('redis client', () => closeClient(redisClient));
-    const bus = createRedisBus({ ...redis, socketTimeoutMs: 30_000, prefix: s.redisPrefix, log, onHandlerError: (err) => log.error({ err }, 'bus subscriber failed') });
+    const bus = createRedisBus({ ...redis, prefix: s.redisPrefix, log, onHandlerError: (err) => log.error({ err }, 'bus subscriber failed') });
     cleanups.add('redis bus', () => bus.close());
     const market = new RedisMarketView({ redis: redisClient, prefix: s.redisPrefix });
     const alertSink = new AlertRulePublisher(redisClient, viewKeys(s.redisPrefix).alertRules, log);

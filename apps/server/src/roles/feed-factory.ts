@@ -25,7 +25,7 @@ export interface FeedLogger {
 export function createFeed(cfg: Config['feed'], clock: Clock, log?: FeedLogger, env: NodeJS.ProcessEnv = process.env): Feed {
   switch (cfg.kind) {
     case 'simulator':
-      return new SimulatorFeed({ seed: cfg.simSeed, dayMs: cfg.simDayMs, clock });
+      return new SimulatorFeed({ seed: cfg.simSeed, dayMs: cfg.simDayMs, intensity: cfg.simIntensity, clock });
     case 'replay':
       return new ReplayFeed({ path: cfg.file!, speed: cfg.speed, clock, name: 'replay' });
     case 'ssi':
