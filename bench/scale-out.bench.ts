@@ -26,6 +26,7 @@
  *        SCALE_RATE=5  SCALE_SECONDS=5  SCALE_BURST=(150; 60 at 5,000 and 30 at 10,000 clients)
  *        SCALE_CLIENT_PROCS=2
  *        FANOUT_PARSE=full|scan (client JSON parsing)  SCALE_REPLICA_NODE_ARGS='--cpu-prof'
+ *        SCALE_GATEWAY_CORK=1 (experiment: coalesce the gateway's writes per event-loop turn)
  * Prints {"bench":"scale_out",...} lines; targets at 5,000 clients: gateway
  * ≥ 2× Socket.IO delivered msgs/s, gateway p99 ≤ 50 ms.
  */
@@ -46,6 +47,9 @@ const burstFor = (clients: number) => BURST_KNOB ?? Math.max(20, Math.min(150, M
 const PROCS = knob('SCALE_CLIENT_PROCS', 2, 1, 16);
 const REPLICA_NODE_ARGS = (process.env.SCALE_REPLICA_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const WARMUP = 20;
+/** Experiment, see scale-replica.ts: the gateway's sockets corked per event-loop turn of bus messages. */
+const CORK = process.env.SCALE_GATEWAY_CORK === '1';
+const label = (kind: ScaleKind) => (kind === 'gateway' && CORK ? 'gateway+cork' : kind);
 const P99_TARGET_MS = 50;
 const RATIO_TARGET = 2;
 
@@ -86,6 +90,8 @@ interface Row {
   publisherCores: number;
   /** Replica CPU per delivered message: what a replica on its own cores would be limited by. */
   replicaCpuUsPerMsg: number;
+  /** The same during the fixed-rate phase (no bursts: every frame is its own socket write). */
+  replicaCpuUsPerMsgAtRate: number;
   /** Replicas + Redis + publisher CPU per delivered message. */
   serverCpuUsPerMsg: number;
   clientCpuUsPerMsg: number;
@@ -155,12 +161,14 @@ async function measure(kind: ScaleKind, replicas: number, total: number): Promis
       clientCores: round(cap.clientCpuMs / cap.windowMs, 2),
       publisherCores: round(cap.cpu.publisherMs / cap.windowMs, 2),
       replicaCpuUsPerMsg: round((cap.cpu.replicasMs * 1000) / Math.max(1, cap.frames), 2),
+      replicaCpuUsPerMsgAtRate: round((lat.cpu.replicasMs * 1000) / Math.max(1, lat.frames), 2),
       serverCpuUsPerMsg: round((serverCpuMs * 1000) / Math.max(1, cap.frames), 2),
       clientCpuUsPerMsg: round((cap.clientCpuMs * 1000) / Math.max(1, cap.frames), 2),
       loadAvgStart: load,
     };
     result('scale_out', {
-      case: `${kind}_x${replicas}`,
+      case: `${label(kind)}_x${replicas}`,
+      gatewayCork: kind === 'gateway' ? CORK : null,
       ...row,
       rate: RATE,
       seconds: SECONDS,
@@ -210,11 +218,11 @@ note(
     `${PROCS} client processes; ${process.version}; ${Math.round((performance.now() - started) / 1000)} s`,
 );
 table(
-  ['stack', 'replicas', 'clients', 'connect s', 'p50 ms', 'p99 ms', 'max ms', 'delivered', 'gaps', 'msgs/s @rate', 'capacity msgs/s', 'vs sio', 'replica µs/msg', 'srv µs/msg', 'cli µs/msg', 'cores rep/redis/cli'],
+  ['stack', 'replicas', 'clients', 'connect s', 'p50 ms', 'p99 ms', 'max ms', 'delivered', 'gaps', 'msgs/s @rate', 'capacity msgs/s', 'vs sio', 'replica µs/msg', '@rate', 'srv µs/msg', 'cli µs/msg', 'cores rep/redis/cli'],
   rows.map((r) => {
     const sio = rows.find((x) => x.kind === 'socketio' && x.replicas === r.replicas && x.clients === r.clients);
     return [
-      r.kind,
+      label(r.kind),
       r.replicas,
       r.clients,
       r.connectSec,
@@ -227,6 +235,7 @@ table(
       `${fmt(r.capacityPerSec)}${r.burstComplete ? '' : ' (incomplete)'}`,
       sio && r.kind !== 'socketio' ? `${round(r.capacityPerSec / sio.capacityPerSec, 2)}×` : '-',
       r.replicaCpuUsPerMsg,
+      r.replicaCpuUsPerMsgAtRate,
       r.serverCpuUsPerMsg,
       r.clientCpuUsPerMsg,
       `${r.replicaCores}/${r.redisCores}/${r.clientCores}`,

@@ -18,7 +18,8 @@ import http from 'node:http';
 import { Redis } from 'ioredis';
 import { Server as SocketIoServer } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import { createRedisBus } from '../../apps/server/src/bus/index.ts';
+import type { Socket } from 'node:net';
+import { createRedisBus, type Bus } from '../../apps/server/src/bus/index.ts';
 import { createWsGateway } from '../../apps/server/src/ws/index.ts';
 import { serveParent, tellParent } from './child.ts';
 import { BUS_PREFIX, SOCKETIO_ADAPTER_OPTS, parseKind } from './scale-kinds.ts';
@@ -37,9 +38,46 @@ if (!redisUrl) throw new Error('SCALE_REDIS_URL is required');
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const server = http.createServer((_req, res) => res.writeHead(404).end());
 
+/**
+ * Experiment (SCALE_GATEWAY_CORK=1), not the product: cork every client socket
+ * from the first bus message of an event-loop turn until the next turn, so the
+ * frames one XREAD batch produces for a connection leave in one `writev`
+ * instead of one each. Measures what write coalescing in the gateway would buy.
+ */
+function corking(bus: Bus): Bus {
+  const sockets = new Set<Socket>();
+  server.prependListener('upgrade', (_req, socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  let corked = false;
+  const uncorkAll = () => {
+    corked = false;
+    for (const s of sockets) s.uncork();
+  };
+  return {
+    subscribe: (handler) =>
+      bus.subscribe((msg) => {
+        if (!corked) {
+          corked = true;
+          for (const s of sockets) s.cork();
+          setImmediate(uncorkAll);
+        }
+        handler(msg);
+      }),
+    latest: (c, k) => bus.latest(c, k),
+    recent: (c, k, n) => bus.recent(c, k, n),
+    history: (c, k, a, e) => bus.history(c, k, a, e),
+    head: (c, k) => bus.head(c, k),
+    keys: (c) => bus.keys(c),
+    currentEpoch: () => bus.currentEpoch(),
+  };
+}
+
 async function gatewayReplica(): Promise<Replica> {
-  const bus = createRedisBus({ url: redisUrl!, prefix: BUS_PREFIX });
-  if (!(await bus.waitReady(10_000))) throw new Error(`redis bus not ready: ${bus.status().lastError}`);
+  const redisBus = createRedisBus({ url: redisUrl!, prefix: BUS_PREFIX });
+  if (!(await redisBus.waitReady(10_000))) throw new Error(`redis bus not ready: ${redisBus.status().lastError}`);
+  const bus = process.env.SCALE_GATEWAY_CORK === '1' ? corking(redisBus) : redisBus;
   // Every benchmark client comes from 127.0.0.1: lift the per-IP limit; the rest are production defaults.
   const gateway = createWsGateway({ bus, maxConnectionsPerIp: 1_000_000 });
   gateway.attach(server);
@@ -47,7 +85,7 @@ async function gatewayReplica(): Promise<Replica> {
     connections: () => gateway.stats().connections,
     stats() {
       const g = gateway.stats();
-      const b = bus.status();
+      const b = redisBus.status();
       return {
         messagesSent: g.messagesSent,
         conflated: g.conflated,
@@ -62,7 +100,7 @@ async function gatewayReplica(): Promise<Replica> {
     },
     async close() {
       await gateway.close(1001);
-      await bus.close();
+      await redisBus.close();
     },
   };
 }

@@ -100,6 +100,11 @@ export class ServerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** Process id of the primary (undefined before start). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   running(): boolean {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }

@@ -19,14 +19,7 @@ import { startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-pr
 import { boardDiff, describeClients, freePort, killAll, roleEnv, runMigrate, sleep, startReady, trackedClient, until, type RoleProcess, type TrackedClient } from './role-processes.ts';
 
 const CLIENTS = 200;
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-const lag = monitorEventLoopDelay({ resolution: 20 });
-lag.enable();
-const t0 = Date.now();
-const mark = (what: string) => {
-  console.info(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${what} (test loop lag p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms)`);
-  lag.reset();
-};
+
 let db: IsolatedDatabase;
 let prefix: string;
 let env: Record<string, string>;
@@ -123,10 +116,8 @@ describe('collector + 2 api replicas × 2 workers + 200 WebSocket clients', () =
   }, 150_000);
 
   it('an alert rule created through one replica reaches the collector, and its alert streams to the other', async () => {
-    mark('alert test start');
     alertsClient = trackedClient(-1, 'alerts', urls, 0, { symbols: '*' });
     await until(() => alertsClient!.client.state === 'live', 'alerts client live', 20_000);
-    mark('alerts client live');
     const symbol = tradedSymbols[0]!;
     // Any trade satisfies it: the rule fires as soon as the collector applies it.
     const res = await fetch(`${urls()[1]}/api/alerts/rules`, {
@@ -136,13 +127,11 @@ describe('collector + 2 api replicas × 2 workers + 200 WebSocket clients', () =
     });
     expect(res.status).toBe(201);
     const rule = (await res.json()) as { id: string };
-    mark('rule created');
     await until(() => hasAlert(alertsClient!, rule.id), 'the alert on /ws/alerts', 30_000, 100, () => `${describeClients([alertsClient!])}\n${collector.output()}`);
     await fetch(`${urls()[1]}/api/alerts/rules/${rule.id}`, { method: 'DELETE' });
   }, 60_000);
 
   it('SIGTERM of a replica: clients get 1012 and resume on the other; a request in flight completes', async () => {
-    mark('sigterm test start');
     const onSecond = clients.filter((c) => c.current === 1);
     expect(onSecond.length).toBe(CLIENTS);
     const closesBefore = new Map(onSecond.map((c) => [c.id, c.closeCodes.length]));
@@ -156,7 +145,6 @@ describe('collector + 2 api replicas × 2 workers + 200 WebSocket clients', () =
     expect(answer.status).toBe(200);
     expect(answer.body.items.length).toBe(5);
     expect(await exited).toEqual({ code: 0, signal: null });
-    mark('r2 exited');
 
     await until(() => onSecond.every((c) => c.current === 0 && settledState(c)), 'clients back on the first replica', 60_000, 100, () => describeClients(onSecond));
     await sleep(1_500);

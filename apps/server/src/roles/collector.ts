@@ -33,7 +33,7 @@ import { migrationStatus } from '../storage/migrate.ts';
 import { createRepositories, type Repositories } from '../storage/repositories.ts';
 import { StorageWriter } from '../storage/writer.ts';
 import { RedisStreamPublisher } from '../bus/index.ts';
-import { closeClient, createRedisClient } from '../bus/redis/connection.ts';
+import { closeClient, createRedisClient, whenReady } from '../bus/redis/connection.ts';
 import { LeaderLock, type LostReason } from '../leader/index.ts';
 import { Collector, type OutputWriter } from '../collector/index.ts';
 import { databaseCheck, feedCheck, migrationsCheck, writerCheck, type ReadinessCheck } from '../http/readiness.ts';
@@ -44,7 +44,7 @@ import { LiveViewWriter } from '../market-view/view-writer.ts';
 import { viewKeys } from '../market-view/keys.ts';
 import { AlertRuleFollower } from '../market-view/alert-rule-sync.ts';
 import { createFeed } from './feed-factory.ts';
-import { TakeoverGuard, loadTakeoverBaseline, type TakeoverGuardStats } from './takeover-guard.ts';
+import { TakeoverGuard, loadTakeoverBaseline, type TakeoverBaseline, type TakeoverGuardStats } from './takeover-guard.ts';
 import { ChunkedFeed } from './chunked-feed.ts';
 import { boundPort, buildProbeApp, Cleanups, displayUrl, storedEventHorizons } from './shared.ts';
 
@@ -324,18 +324,13 @@ class Leadership {
   }
 
   private async startPipeline(): Promise<void> {
-    const { config, log, repos, publisher, writer, clock, registry, db, viewRedis } = this.d;
+    const { config, log, repos, publisher, writer, clock, registry, viewRedis } = this.d;
     const s = config.scale;
     const [refs, rules] = await Promise.all([
       repos.symbols.list().catch((err: unknown) => (log.warn({ err }, 'collector: reference data not loaded (database); the feed provides it'), [])),
       repos.alertRules.listAll().catch((err: unknown) => (log.warn({ err }, 'collector: alert rules not loaded (database); retried by the periodic reload'), [])),
     ]);
-    const baseline = await loadTakeoverBaseline(viewRedis, s.redisPrefix, { historyEvents: s.busHistoryEvents, storedHorizons: () => storedEventHorizons(db), log }).catch(
-      (err: unknown) => {
-        log.warn({ err }, 'collector: could not read what the previous leader published; publishing the catch-up as is');
-        return undefined;
-      },
-    );
+    const baseline = await this.readBaseline();
     if (this.closing || !this.lock.isLeader) return;
     const engine = new MarketEngine({ alertRules: rules });
     const guard = new TakeoverGuard(publisher, baseline);
@@ -400,6 +395,23 @@ class Leadership {
       },
     };
     log.info({ symbols: engine.references().length, rules: rules.length, guard: guard.stats(), epoch: publisher.epoch }, 'collector: leading; pipeline started');
+  }
+
+  /** What the previous leader published (takeover-guard.ts); a couple of tries, Redis having just answered the publisher. */
+  private async readBaseline(): Promise<TakeoverBaseline | undefined> {
+    const { config, log, db, viewRedis } = this.d;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!(await whenReady(viewRedis, 5_000))) throw new Error(`redis not connected (${viewRedis.status})`);
+        return await loadTakeoverBaseline(viewRedis, config.scale.redisPrefix, { historyEvents: config.scale.busHistoryEvents, storedHorizons: () => storedEventHorizons(db), log });
+      } catch (err) {
+        if (attempt >= 3 || this.closing || !this.lock.isLeader) {
+          log.warn({ err }, 'collector: could not read what the previous leader published; the catch-up is published as is');
+          return undefined;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 
   private async stopPipeline(why: string): Promise<void> {
