@@ -128,7 +128,8 @@ try {
   const rate = (c: string) => ROWS / (Math.min(...times.get(c)!) / 1000);
   const median = (c: string) => {
     const s = [...times.get(c)!].sort((a, b) => a - b);
-    return ROWS / (s[Math.floor(s.length / 2)]! / 1000);
+    const m = Math.floor(s.length / 2);
+    return ROWS / ((s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2) / 1000);
   };
   const writer = rate('writer');
   const rows: (string | number)[][] = [];

@@ -75,7 +75,11 @@ interface Setup {
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 const all = <T>(s: Setup, fn: (p: Child) => Promise<T>) => Promise.all(s.procs.map(fn));
 
 async function setUp(kind: FanoutKind, total: number, live: Setup[]): Promise<Setup> {

@@ -7,17 +7,17 @@
  * client. One topology for the whole file; the tests run in order (the last
  * one stops and restarts the API).
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { BackupManifest } from '../../apps/server/src/backup/manifest.ts';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { ERRORS, type ErrorCode, type QuoteState, type QuotesResponse, type ServerMessage } from '@stock-tracker/protocol';
 import { launchBrowser } from '../../apps/web/test/e2e/browser.ts';
+import type { BackupManifest } from '../../apps/server/src/backup/manifest.ts';
 import { contentSecurityPolicy, STATIC_SECURITY_HEADERS } from '../../apps/server/src/http/security.ts';
 import { pgAdminUrl, testRedisUrl } from '../helpers/database.ts';
 import { databaseUrlFor, dropDatabase, uniqueDbName } from '../helpers/pg-admin.ts';

@@ -65,6 +65,13 @@ async function stopRequested(): Promise<string> {
 }
 
 export async function run(argv: string[], forcedRole?: Role): Promise<number> {
+  const code = await serve(argv, forcedRole);
+  // A worker's IPC channel would keep it alive after a refused start; its primary waits for the exit code.
+  if (cluster.isWorker) setImmediate(() => process.exit(code));
+  return code;
+}
+
+async function serve(argv: string[], forcedRole?: Role): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write('usage: stock-tracker all|collector|api|serve\n\nConfigured by environment variables only; see docs/configuration.md, docs/scaling.md and .env.example.\n');
     return 0;

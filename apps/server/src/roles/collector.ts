@@ -24,7 +24,7 @@ import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
-import { MarketEngine } from '@stock-tracker/engine';
+import { HNX, HOSE, MarketEngine, UPCOM, US } from '@stock-tracker/engine';
 import { systemClock, type Clock, type Feed, type FeedStatus } from '@stock-tracker/feeds';
 import type { EngineOutput, MarketEvent } from '@stock-tracker/protocol';
 import type { Config } from '../config.ts';
@@ -43,6 +43,7 @@ import { monitorEventLoop } from '../observability/event-loop.ts';
 import { LiveViewWriter } from '../market-view/view-writer.ts';
 import { viewKeys } from '../market-view/keys.ts';
 import { AlertRuleFollower } from '../market-view/alert-rule-sync.ts';
+import { FEED_FRESHNESS_CHECK, FeedWatchdog, feedFreshnessCheck, publishSystemAlert } from '../feed-health/index.ts';
 import { createFeed } from './feed-factory.ts';
 import { TakeoverGuard, loadTakeoverBaseline, type TakeoverBaseline, type TakeoverGuardStats } from './takeover-guard.ts';
 import { ChunkedFeed } from './chunked-feed.ts';
@@ -106,6 +107,7 @@ interface Pipeline {
   engine: MarketEngine;
   guard: TakeoverGuard;
   view: LiveViewWriter;
+  watchdog: FeedWatchdog | null;
   stop(): Promise<void>;
 }
 
@@ -182,6 +184,13 @@ export async function startCollector(opts: CollectorRoleOptions): Promise<Runnin
       {
         name: 'feed',
         run: () => (leadership.status().pipeline ? feedCheck(() => leadership.feed.status()).run() : Promise.resolve({ ok: true, detail: 'standby: not running' })),
+      },
+      {
+        name: FEED_FRESHNESS_CHECK,
+        run: () => {
+          const watchdog = leadership.pipeline?.watchdog;
+          return watchdog ? feedFreshnessCheck(watchdog).run() : Promise.resolve({ ok: true, detail: leadership.pipeline ? 'not watched (FEED_STALE_AFTER_MS=0)' : 'standby: not running' });
+        },
       },
       writerCheck(() => writer.status()),
     ];
@@ -359,6 +368,22 @@ class Leadership {
     const feed = new ChunkedFeed((this.d.feedFactory ?? (() => createFeed(config.feed, clock, log)))());
     this.feed.current = feed;
     const collector = new Collector({ feed: this.feed, engine, publisher: guard, writer: tap, clock, registry, log });
+    // Stale-feed notices, as in the `all` role; published through the guard like every other message.
+    const watchdog =
+      config.feed.staleAfterMs > 0
+        ? new FeedWatchdog({
+            feed: this.feed,
+            quotes: () => engine.quotes(),
+            marketTime: () => collector.marketTime(),
+            clock,
+            staleAfterMs: config.feed.staleAfterMs,
+            fallbackRules: config.feed.kind === 'alpaca' ? [US] : [HOSE, HNX, UPCOM],
+            calendar: config.feed.kind === 'simulator' || config.feed.kind === 'replay' ? 'feed' : 'exchange',
+            registry,
+            log,
+            onAlert: (alert) => publishSystemAlert(guard, alert),
+          })
+        : null;
     guard.hold();
     try {
       collector.preload(refs);
@@ -380,11 +405,14 @@ class Leadership {
     guard.release();
     await view.write();
     view.start(s.liveViewIntervalMs);
+    watchdog?.start();
     this.pipeline = {
       engine,
       guard,
       view,
+      watchdog,
       stop: async () => {
+        watchdog?.stop();
         await collector.stop();
         this.lastEventTs = feed.status().lastEventTs;
         // The final state: the last view write and every queued bus message.

@@ -515,6 +515,9 @@ export class RedisStreamPublisher implements StreamPublisher {
     }
     if (r.epoch === '') return this.rollover(this.currentEpoch === '' ? 'first' : 'redis_lost_data', fence);
     if (this.rolloverPending) return this.rollover(this.rolloverPending, fence);
+    // Same epoch but Redis holds less than it acknowledged to us (restored from a snapshot or an AOF that missed
+    // its last fsync): continuing would reuse seqs subscribers have already seen with other data.
+    if (r.epoch === this.currentEpoch && this.lostAcknowledged(r.heads)) return this.rollover('redis_lost_data', fence);
 
     // Continue the epoch in Redis. Held messages (queued under an earlier lease)
     // go out only if Redis is exactly where we left it; otherwise another
@@ -572,6 +575,21 @@ export class RedisStreamPublisher implements StreamPublisher {
     this.stateName = 'leading';
     this.heldUntil = this.qHead;
     this.settleActivation(null);
+  }
+
+  /** Whether some stream's head in Redis is behind what Redis acknowledged to this publisher. */
+  private lostAcknowledged(heads: Map<string, number>): boolean {
+    const firstPending = new Map<string, number>();
+    for (let i = this.qHead; i < this.queue.length; i++) {
+      const m = this.queue[i];
+      const id = streamId(m.channel, m.key);
+      if (!firstPending.has(id)) firstPending.set(id, m.seq);
+    }
+    for (const [id, seq] of this.seqs) {
+      const acknowledged = (firstPending.get(id) ?? seq + 1) - 1;
+      if ((heads.get(id) ?? 0) < acknowledged) return true;
+    }
+    return false;
   }
 
   /** Renumbers the queue from the given heads under the current epoch. */
