@@ -66,9 +66,13 @@ export function unnestInsert<R>(spec: TableSpec<R>, rows: readonly R[]): { sql: 
 }
 
 /** COPY text format: tab-separated, `\N` for NULL, backslash escapes. */
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
 export function copyField(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
+  // Hot path of the trade writer: numbers never need escaping, most strings neither.
+  if (typeof v === 'number') return String(v);
   const s = typeof v === 'string' ? v : typeof v === 'boolean' ? (v ? 't' : 'f') : String(v);
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
