@@ -5,12 +5,11 @@
  * the new leader's catch-up publishes no trade twice, and storage holds every
  * trade produced exactly once — the dead leader's unflushed rows included.
  */
-import type { QuoteState } from '@stock-tracker/protocol';
 import { redisBusKeys } from '../src/bus/index.ts';
 import { createIsolatedDatabase, type IsolatedDatabase } from '../../../test/helpers/database.ts';
 import { deletePrefix, redisClient, testRedisUrl, uniquePrefix } from '../../../test/helpers/redis.ts';
 import { simDayMsForContinuousSession } from '../../../test/helpers/server.ts';
-import { describeClients, freePort, killAll, roleEnv, runMigrate, sleep, startReady, trackedClient, until, type RoleProcess, type TrackedClient } from './role-processes.ts';
+import { describeClients, freePort, killAll, mostTraded, roleEnv, runMigrate, sleep, startReady, trackedClient, until, type RoleProcess, type TrackedClient } from './role-processes.ts';
 import { producedTrades, storedTrades } from './trade-ledger.ts';
 
 const SEED = 42;
@@ -39,7 +38,7 @@ async function heads(): Promise<{ epoch: string | null; market: Record<string, s
 const seqOf = (head: string | undefined) => Number(head?.split('|')[0] ?? 0);
 
 describe('collector failover', () => {
-  it('kill -9 of the leader: the standby continues the streams; every trade is published and stored once', async () => {
+  it('kill -9, then SIGTERM, of the leader: a standby continues the streams; every trade is published and stored once', async () => {
     db = await createIsolatedDatabase('st_failover');
     prefix = uniquePrefix('failover');
     const dayMs = simDayMsForContinuousSession(Date.now(), 0, 240_000);
@@ -55,9 +54,7 @@ describe('collector failover', () => {
     await b.waitForLog((l) => l.msg === 'collector started; campaigning for leadership', 'b campaigning');
 
     const url = `http://127.0.0.1:${port}`;
-    await until(async () => ((await (await fetch(`${url}/api/quotes`)).json()) as { items: unknown[] }).items.length > 20, 'quotes', 30_000, 250);
-    const quotes = ((await (await fetch(`${url}/api/quotes`)).json()) as { items: QuoteState[] }).items;
-    const traded = [...quotes].sort((x, y) => y.totalVolume - x.totalVolume).slice(0, 5).map((q) => q.symbol);
+    const traded = await mostTraded(url, 5);
     clients = Array.from({ length: 30 }, (_, i) => trackedClient(i, 'market', () => [url], 0, { symbols: '*', tradesFor: traded }));
     await until(() => clients.every((c) => c.client.state === 'live'), 'clients live', 60_000, 100, () => describeClients(clients));
     await sleep(2_000);
@@ -87,15 +84,30 @@ describe('collector failover', () => {
     const guard = b.logs().find((l) => l.msg === 'collector: leading; pipeline started')!.guard as { skippedEvents: number };
     expect(guard.skippedEvents).toBeGreaterThan(0); // the catch-up replayed trades a already published
 
-    // Storage: everything produced since the loop started, exactly once.
+    // SIGTERM of the leader hands over at once: it releases the lock after flushing, a new standby takes over.
+    const c = await startReady('collector', 'collector-c', env);
+    procs.push(c);
+    await c.waitForLog((l) => l.msg === 'collector started; campaigning for leadership', 'c campaigning');
+    const stoppedAt = Date.now();
     expect(await b.kill('SIGTERM')).toEqual({ code: 0, signal: null });
-    const stopped = b.logs().find((l) => l.msg === 'collector stopped')!;
+    expect(b.logs().find((l) => l.msg === 'collector stopped')).toBeDefined();
+    await c.waitForLog((l) => l.msg === 'collector: leading; pipeline started', 'c leading', 30_000);
+    const handoverMs = Date.now() - stoppedAt;
+    await sleep(2_000);
+    expect(clients.reduce((n, x) => n + x.gaps, 0)).toBe(0);
+    expect(clients.flatMap((x) => x.violations)).toEqual([]);
+    expect(clients.flatMap((x) => x.resets)).toEqual([]);
+    for (const x of clients) for (const [key, ids] of x.events) expect(new Set(ids).size, `${key} at client ${x.id}`).toBe(ids.length);
+
+    // Storage: everything produced since the loop started, exactly once.
+    expect(await c.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    const stopped = c.logs().find((l) => l.msg === 'collector stopped')!;
     const produced = producedTrades({ seed: SEED, dayMs, intensity: INTENSITY, startTs: loopStart, untilTs: stopped.lastEventTs as number });
     const stored = await storedTrades(db.url);
     expect(stored.distinct).toBe(stored.count);
     expect(stored.count).toBe(produced.count);
     expect(stored.md5).toBe(produced.md5);
     expect(stopped.trades).toBe(produced.count);
-    console.info(`collector failover: takeover in ${takeoverMs} ms, ${produced.count} trades stored once, ${guard.skippedEvents} catch-up events not republished`);
+    console.info(`collector failover: takeover after kill -9 in ${takeoverMs} ms, after SIGTERM in ${handoverMs} ms; ${produced.count} trades stored once; ${guard.skippedEvents} catch-up events not republished`);
   }, 240_000);
 });

@@ -10,7 +10,7 @@ import type { QuoteState } from '@stock-tracker/protocol';
 import { createIsolatedDatabase, type IsolatedDatabase } from '../../../test/helpers/database.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../../test/helpers/redis.ts';
 import { simDayMsForContinuousSession } from '../../../test/helpers/server.ts';
-import { boardDiff, describeClients, freePort, killAll, roleEnv, runMigrate, sleep, startReady, trackedClient, until, waitForStatus, type RoleProcess, type TrackedClient } from './role-processes.ts';
+import { boardDiff, describeClients, freePort, killAll, mostTraded, roleEnv, runMigrate, sleep, startReady, trackedClient, until, waitForStatus, type RoleProcess, type TrackedClient } from './role-processes.ts';
 
 let db: IsolatedDatabase;
 let redis: PrivateRedis | undefined;
@@ -37,9 +37,7 @@ describe('Redis restart without persistence', () => {
     const b = await startReady('collector', 'collector-b', env);
     procs.push(b);
     const url = `http://127.0.0.1:${port}`;
-    await until(async () => ((await (await fetch(`${url}/api/quotes`)).json()) as { items: unknown[] }).items.length > 20, 'quotes', 30_000, 250);
-    const quotes = ((await (await fetch(`${url}/api/quotes`)).json()) as { items: QuoteState[] }).items;
-    const traded = [...quotes].sort((x, y) => y.totalVolume - x.totalVolume).slice(0, 3).map((q) => q.symbol);
+    const traded = await mostTraded(url, 3);
     clients = Array.from({ length: 30 }, (_, i) => trackedClient(i, 'market', () => [url], 0, { symbols: '*', tradesFor: traded }));
     await until(() => clients.every((c) => c.client.state === 'live'), 'clients live', 60_000, 100, () => describeClients(clients));
     await sleep(1_500);

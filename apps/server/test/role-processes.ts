@@ -272,6 +272,19 @@ export async function until(pred: () => boolean | Promise<boolean>, what: string
   }
 }
 
+/** The `n` symbols with the most trades today, as an api replica reports them (waits until it serves a board). */
+export async function mostTraded(url: string, n: number): Promise<string[]> {
+  const quotes = async () => ((await (await fetch(`${url}/api/quotes`)).json()) as { items?: QuoteState[] }).items ?? [];
+  await until(async () => (await quotes()).length > 20, 'a board on the api', 60_000, 250);
+  const symbols = (await quotes()).map((q) => q.symbol);
+  const trades = await Promise.all(symbols.map(async (s) => ((await (await fetch(`${url}/api/session/${s}`)).json()) as { day?: { trades: number } }).day?.trades ?? 0));
+  return symbols
+    .map((symbol, i) => ({ symbol, trades: trades[i]! }))
+    .sort((a, b) => b.trades - a.trades)
+    .slice(0, n)
+    .map((x) => x.symbol);
+}
+
 /** A one-line picture of a set of clients, for failure messages. */
 export function describeClients(cs: TrackedClient[]): string {
   const count = <T>(xs: T[]) => [...xs.reduce((m, x) => m.set(String(x), (m.get(String(x)) ?? 0) + 1), new Map<string, number>())].map(([k, n]) => `${k}:${n}`).join(' ');

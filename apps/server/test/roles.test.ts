@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { AppError, type AlertRule, type EngineOutput, type MarketEvent } from '@stock-tracker/protocol';
 import { AlertEngine, MarketEngine } from '@stock-tracker/engine';
 import { Simulator, type Feed, type FeedStatus } from '@stock-tracker/feeds';
-import { RedisStreamPublisher, publishEngineOutput, type BusMessage, type StreamPublisher } from '../src/bus/index.ts';
+import { RedisStreamPublisher, publishEngineOutput, redisBusKeys, type BusMessage, type StreamPublisher } from '../src/bus/index.ts';
 import { createRedisClient, whenReady } from '../src/bus/redis/connection.ts';
 import { TakeoverGuard, loadTakeoverBaseline, type TakeoverBaseline } from '../src/roles/takeover-guard.ts';
 import { LiveViewWriter } from '../src/market-view/view-writer.ts';
@@ -146,6 +146,27 @@ describe('with Redis', () => {
     // States at the newest instant Redis holds may go out again (equal ts); none older does.
     expect(states.length).toBeLessThan(outputs.length / 10);
     for (const s of states) expect((s.data as { ts: number }).ts).toBe(floors.get(`${s.channel}\u0000${s.key}`));
+  });
+
+  it('the bus publisher starts a new epoch when Redis comes back holding less than it acknowledged', async () => {
+    const reasons: string[] = [];
+    const p = new RedisStreamPublisher({ url: url(), prefix, onEpoch: (_e, reason) => reasons.push(reason) });
+    cleanups.push(() => p.close());
+    await p.activate();
+    for (let i = 1; i <= 5; i++) p.publish('market', 'VNM', 'state', quote('VNM', i, i));
+    expect(await p.drained()).toBe(true);
+    const epoch = p.epoch;
+    // A lease lapse and back, Redis untouched: the epoch goes on.
+    p.deactivate('hold');
+    await p.activate();
+    expect(p.epoch).toBe(epoch);
+    // Redis restored from an older point (an AOF missing its last second): seq 4 and 5 are gone.
+    const r = await client();
+    await r.hset(redisBusKeys(prefix).head('market'), 'VNM', `3|s|${epoch}`);
+    p.deactivate('hold');
+    await p.activate();
+    expect(reasons).toEqual(['first', 'redis_lost_data']);
+    expect(p.epoch).not.toBe(epoch);
   });
 
   it('stored horizons cover event streams Redis no longer has', async () => {

@@ -10,7 +10,7 @@ import type { QuoteState } from '@stock-tracker/protocol';
 import { createIsolatedDatabase, type IsolatedDatabase } from '../../../test/helpers/database.ts';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../../../test/helpers/redis.ts';
 import { simDayMsForContinuousSession } from '../../../test/helpers/server.ts';
-import { boardDiff, describeClients, freePort, killAll, roleEnv, runMigrate, sleep, startReady, trackedClient, until, type RoleProcess, type TrackedClient } from './role-processes.ts';
+import { boardDiff, describeClients, freePort, killAll, mostTraded, roleEnv, runMigrate, sleep, startReady, trackedClient, until, type RoleProcess, type TrackedClient } from './role-processes.ts';
 
 let db: IsolatedDatabase;
 let prefix: string;
@@ -43,9 +43,7 @@ describe('an outage longer than the bus history', () => {
     [collector, api] = await Promise.all([startReady('collector', 'collector', env), startReady('api', 'api', apiEnv, { port })]);
     await collector.waitForLog((l) => l.msg === 'collector: leading; pipeline started', 'leadership');
     const url = `http://127.0.0.1:${port}`;
-    await until(async () => ((await (await fetch(`${url}/api/quotes`)).json()) as { items: unknown[] }).items.length > 20, 'quotes', 30_000, 250);
-    const quotes = ((await (await fetch(`${url}/api/quotes`)).json()) as { items: QuoteState[] }).items;
-    const traded = [...quotes].sort((a, b) => b.totalVolume - a.totalVolume).slice(0, 3).map((q) => q.symbol);
+    const traded = await mostTraded(url, 3);
     clients = Array.from({ length: 20 }, (_, i) => trackedClient(i, 'market', () => [url], 0, { symbols: '*', tradesFor: traded }));
     await until(() => clients.every((c) => c.client.state === 'live'), 'clients live', 60_000, 100, () => describeClients(clients));
     await sleep(1_000);

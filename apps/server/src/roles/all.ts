@@ -25,6 +25,7 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { monitorEventLoop } from '../observability/event-loop.ts';
 import { createFeed } from './feed-factory.ts';
+import { displayUrl, gatewaySettings, httpSettings } from './shared.ts';
 import { createAuth } from '../auth/index.ts';
 import { FeedWatchdog, feedFreshnessCheck, publishSystemAlert } from '../feed-health/index.ts';
 
@@ -46,10 +47,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function displayUrl(host: string, port: number): string {
-  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return `http://${h}:${port}`;
-}
+export { displayUrl };
 
 export async function startAll(opts: StartOptions): Promise<RunningServer> {
   const { config } = opts;
@@ -100,15 +98,7 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     if (config.auth.mode === 'none' && config.appEnv === 'production') log.warn('AUTH_MODE=none in production: every client acts for the local user');
 
     const app = await buildApp({
-      settings: {
-        appEnv: config.appEnv,
-        corsOrigins: config.corsOrigins,
-        trustProxy: config.trustProxy,
-        rateLimit: config.rateLimit,
-        webDist: config.webDist,
-        securityHeaders: true,
-        auth: auth.http,
-      },
+      settings: httpSettings(config, auth.http, { securityHeaders: true }),
       auth: auth.service,
       log,
       market: engine,
@@ -129,14 +119,7 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
 
     const gateway = createWsGateway({
       bus,
-      // Same-origin pages are always allowed by the gateway; these are the extra cross-origin callers.
-      allowedOrigins: config.corsOrigins,
-      maxConnectionsPerIp: config.ws.maxConnectionsPerIp,
-      trustProxy: config.trustProxy,
-      maxFrameBytes: config.ws.maxFrameBytes,
-      maxSubscriptions: config.ws.maxSubscriptions,
-      pingIntervalMs: config.ws.pingIntervalMs,
-      queueBytesCap: config.ws.queueBytesCap,
+      ...gatewaySettings(config),
       // AUTH_MODE=none: every connection acts for the local user; accounts: access tokens.
       ...auth.ws,
       registry,

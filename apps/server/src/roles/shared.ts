@@ -32,7 +32,8 @@ export function gatewaySettings(config: Config): Omit<WsGatewayOptions, 'bus'> {
     // Same-origin pages are always allowed by the gateway; these are the extra cross-origin callers.
     allowedOrigins: config.corsOrigins,
     maxConnectionsPerIp: config.ws.maxConnectionsPerIp,
-    trustProxy: config.trustProxy !== false,
+    // The same trust rule as REST (hops or proxy addresses), so both see the same client address.
+    trustProxy: config.trustProxy,
     maxFrameBytes: config.ws.maxFrameBytes,
     maxSubscriptions: config.ws.maxSubscriptions,
     pingIntervalMs: config.ws.pingIntervalMs,

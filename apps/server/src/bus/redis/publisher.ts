@@ -134,6 +134,8 @@ export class RedisStreamPublisher implements StreamPublisher {
   private fenceProvider: FenceProvider | null = null;
   /** Last seq assigned per stream (including queued messages). */
   private seqs = new Map<string, number>();
+  /** Last seq Redis acknowledged per stream (in the current epoch), to notice Redis losing data. */
+  private acked = new Map<string, number>();
   /** Queue: entries [qHead, queue.length) are pending, oldest first. */
   private queue: Pending[] = [];
   private qHead = 0;
@@ -430,6 +432,10 @@ export class RedisStreamPublisher implements StreamPublisher {
   }
 
   private ack(n: number): void {
+    for (let i = this.qHead; i < this.qHead + n && i < this.queue.length; i++) {
+      const m = this.queue[i];
+      this.acked.set(streamId(m.channel, m.key), m.seq);
+    }
     this.qHead += n;
     this.published += n;
     if (this.qHead > 4096 && this.qHead * 2 > this.queue.length) {
@@ -579,22 +585,14 @@ export class RedisStreamPublisher implements StreamPublisher {
 
   /** Whether some stream's head in Redis is behind what Redis acknowledged to this publisher. */
   private lostAcknowledged(heads: Map<string, number>): boolean {
-    const firstPending = new Map<string, number>();
-    for (let i = this.qHead; i < this.queue.length; i++) {
-      const m = this.queue[i];
-      const id = streamId(m.channel, m.key);
-      if (!firstPending.has(id)) firstPending.set(id, m.seq);
-    }
-    for (const [id, seq] of this.seqs) {
-      const acknowledged = (firstPending.get(id) ?? seq + 1) - 1;
-      if ((heads.get(id) ?? 0) < acknowledged) return true;
-    }
+    for (const [id, seq] of this.acked) if ((heads.get(id) ?? 0) < seq) return true;
     return false;
   }
 
   /** Renumbers the queue from the given heads under the current epoch. */
   private renumber(heads: Map<string, number>): void {
     this.seqs = new Map(heads);
+    this.acked = new Map(heads);
     for (let i = this.qHead; i < this.queue.length; i++) {
       const m = this.queue[i];
       const id = streamId(m.channel, m.key);

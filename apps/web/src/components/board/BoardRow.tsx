@@ -67,7 +67,8 @@ export const BoardRow = memo(function BoardRow(p: BoardRowProps) {
       {COLUMNS.map((c, i) => {
         const v = views[i]!;
         const tone = toneClass(v.tone);
-        // The flash class is not here: flash.ts adds and removes it on the element.
+        // The flash class is not here: flash.ts adds and removes it on the element. (A new colour
+        // rewrites the class attribute and ends a running tint early: harmless.)
         const className = tone ? `col-${c.id} ${tone}` : `col-${c.id}`;
         if (c.id === 'symbol') {
           return (
