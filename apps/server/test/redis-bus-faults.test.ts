@@ -79,7 +79,8 @@ describe('Redis restart without persistence', () => {
     const oldEpoch = pub.epoch;
 
     await redis.kill();
-    await waitFor(() => !b.ready(), 'reader not ready');
+    // Readiness can drop (failed read) a moment before the socket close is seen: wait for both.
+    await waitFor(() => !b.ready() && !b.status().connected, 'reader not ready and disconnected');
     // Published while Redis is down: queued, in order.
     for (let n = 11; n <= 15; n++) pub.publish('market', 'VNM:trades', 'event', makeTrade('VNM', n));
     expect(pub.status().buffered).toBeGreaterThanOrEqual(5);
