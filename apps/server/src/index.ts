@@ -5,6 +5,9 @@ export type { AppDeps, LiveMarket, AlertRuleSink, FeedInfo, HttpSettings } from 
 export { runChecks, databaseCheck, migrationsCheck, feedCheck, writerCheck, type ReadinessCheck, type ReadinessReport } from './http/readiness.ts';
 export { Collector, type CollectorOptions, type CollectorStatus, type OutputWriter } from './collector/index.ts';
 export { startAll, displayUrl, type RunningServer, type StartOptions } from './roles/all.ts';
+export { startCollector, type CollectorRoleOptions, type RunningCollector, type CollectorRoleStatus } from './roles/collector.ts';
+export { startApi, type ApiRoleOptions, type RunningApi } from './roles/api.ts';
+export { RedisMarketView, LiveViewWriter, AlertRulePublisher, AlertRuleFollower, viewKeys } from './market-view/index.ts';
 export { createLogger, silentLogger } from './observability/logger.ts';
 export { createRegistry } from './observability/metrics.ts';
 export { monitorEventLoop } from './observability/event-loop.ts';

@@ -148,7 +148,7 @@ export async function startCollector(opts: CollectorRoleOptions): Promise<Runnin
     const viewRedis = createRedisClient(redis, 'st-collector-view');
     cleanups.add('view redis client', () => closeClient(viewRedis));
     const writer = new StorageWriter(db, { registry, log });
-    cleanups.add('storage writer', () => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.5) }));
+    cleanups.add('storage writer', () => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.3) }));
 
     const leadership = new Leadership({ config, id, log, clock, db, repos, publisher, viewRedis, writer, registry, feedFactory: opts.feedFactory });
     cleanups.add('leadership', () => leadership.shutdown());
@@ -254,7 +254,7 @@ class Leadership {
     this.feed = new ActiveFeed(d.config.feed.kind);
     this.lock = new LeaderLock({
       redis: { url: d.config.redisUrl! },
-      key: `${s.redisPrefix}leader:collector`,
+      key: viewKeys(s.redisPrefix).leaderLock,
       id: d.id,
       ttlMs: s.leaderTtlMs,
       renewMs: s.leaderRenewMs,
@@ -286,8 +286,12 @@ class Leadership {
   async shutdown(): Promise<void> {
     this.closing = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.run(() => this.stopPipeline('shutdown'));
-    await this.d.writer.flush().catch(() => {}); // bounded by the writer's close timeout later
+    // Stopped and flushed before the lock goes, but not at any price: a database that stays down (the
+    // pipeline waits for writer capacity) must not keep the lock from the standby, which writes the same
+    // rows idempotently; writer.close() later reports what is left unsaved.
+    const budgetMs = Math.floor(this.d.config.shutdownTimeoutMs * 0.25);
+    await withinBudget(this.run(() => this.stopPipeline('shutdown')), budgetMs);
+    await withinBudget(this.d.writer.flush().catch(() => {}), budgetMs);
     await this.lock.stop();
   }
 
@@ -449,6 +453,13 @@ class Leadership {
     this.d.log.info({ why }, 'collector: stopping the pipeline');
     await p.stop();
   }
+}
+
+/** Waits for `p`, at most `ms`. */
+async function withinBudget(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function registerCollectorMetrics(registry: Registry, leadership: Leadership, publisher: RedisStreamPublisher): void {
