@@ -101,7 +101,7 @@ interface Row {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Marks every client process, runs `publish`, waits until each client has `expected(published)` frames, collects reports. */
+/** Marks every client process, runs `publish`, waits until each client has every published message (or stalls), collects reports. */
 async function phase<T extends { published: number }>(t: Topology, record: boolean, publish: () => Promise<T>, timeoutMs: number) {
   await Promise.all(t.clients.map((p) => p.call('mark', { record })));
   const before = await cpuSample(t);
