@@ -158,7 +158,7 @@ export function Providers({ services, children, path = '/' }: { services: Servic
  * viewport `height` px tall (default: room for 90 rows under the header) and
  * a scroll height laid out as a browser would from what is in the table:
  * the header rows, ROW_HEIGHT per body row and each spacer row's own height.
- * `scrollTop` itself works in jsdom; `scrollTo` is not implemented, so it is
+ * `scrollTop` itself works in jsdom; jsdom has no `scrollTo`, so it is
  * stubbed to set `scrollTop` (clamped) and fire `scroll` soon after, as a
  * browser does.
  * Returns the undo.
