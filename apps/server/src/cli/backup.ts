@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { backupPglite, backupPostgres, type BackupResult } from '../backup/index.ts';
 import { EXIT, exitCodeOf, messageOf } from '../backup/errors.ts';
+import { planOrExit } from './job-args.ts';
 
 const USAGE = `usage: stock-tracker backup [--out DIR] [--keep N] [--database-url URL]
 
@@ -66,18 +67,9 @@ const human = (bytes: number) => (bytes < 1024 ? `${bytes} B` : bytes < 1024 ** 
 export async function run(argv: string[]): Promise<number> {
   const info = (s: string) => process.stderr.write(`${s}\n`);
   const fail = (s: string) => process.stderr.write(`stock-tracker backup: ${s}\n`);
-  let p: Plan | 'help';
-  try {
-    p = plan(argv);
-  } catch (err) {
-    fail(messageOf(err));
-    process.stderr.write(USAGE);
-    return EXIT.usage;
-  }
-  if (p === 'help') {
-    process.stdout.write(USAGE);
-    return EXIT.ok;
-  }
+  const parsed = planOrExit('backup', USAGE, argv, plan);
+  if ('exit' in parsed) return parsed.exit;
+  const p = parsed.plan;
   try {
     const r: BackupResult = p.databaseUrl
       ? await backupPostgres({ databaseUrl: p.databaseUrl, outDir: p.outDir, keep: p.keep, log: info })

@@ -13,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { formatVerification, restorePglite, restorePostgres, type RestoreReport } from '../backup/index.ts';
 import { EXIT, exitCodeOf, messageOf } from '../backup/errors.ts';
+import { planOrExit } from './job-args.ts';
 
 const USAGE = `usage: stock-tracker restore FILE --target-database NAME [--database-url URL] [--create] [--force] [--jobs N]
        stock-tracker restore FILE --target-data-dir DIR [--force]
@@ -93,18 +94,9 @@ function plan(argv: string[]): Plan | 'help' {
 export async function run(argv: string[]): Promise<number> {
   const info = (s: string) => process.stderr.write(`${s}\n`);
   const fail = (s: string) => process.stderr.write(`stock-tracker restore: ${s}\n`);
-  let p: Plan | 'help';
-  try {
-    p = plan(argv);
-  } catch (err) {
-    fail(messageOf(err));
-    process.stderr.write(USAGE);
-    return EXIT.usage;
-  }
-  if (p === 'help') {
-    process.stdout.write(USAGE);
-    return EXIT.ok;
-  }
+  const parsed = planOrExit('restore', USAGE, argv, plan);
+  if ('exit' in parsed) return parsed.exit;
+  const p = parsed.plan;
   let report: RestoreReport;
   try {
     report =
