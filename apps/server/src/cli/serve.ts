@@ -49,9 +49,13 @@ async function startRole(config: Config, log: Logger): Promise<RunningRole> {
   }
 }
 
-/** Resolves with what asked this process to stop: a signal, or (a worker) its primary. */
-async function stopRequested(): Promise<string> {
-  const { shutdownRequested } = await import('../roles/workers.ts');
+/**
+ * Resolves with what asked this process to stop: a signal, or (a worker) its
+ * primary. The signal handlers are installed synchronously, before the caller
+ * announces the URL, so a signal right after "listening" is a graceful stop and
+ * never the default kill.
+ */
+function stopRequested(): Promise<string> {
   return new Promise((resolve) => {
     const onSignal = (s: NodeJS.Signals) => {
       process.off('SIGINT', onSignal);
@@ -60,7 +64,7 @@ async function stopRequested(): Promise<string> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    void shutdownRequested().then(() => resolve('primary'));
+    if (cluster.isWorker) void import('../roles/workers.ts').then(({ shutdownRequested }) => shutdownRequested()).then(() => resolve('primary'));
   });
 }
 
@@ -89,6 +93,8 @@ async function serve(argv: string[], forcedRole?: Role): Promise<number> {
 
   if (config.role === 'api' && config.webConcurrency > 1 && cluster.isPrimary) return runPrimary(config, log);
 
+  // Listening from here: a signal during start-up stops the server as soon as it is up, gracefully.
+  const stop = stopRequested();
   let server: RunningRole;
   try {
     server = await startRole(config, log);
@@ -104,7 +110,7 @@ async function serve(argv: string[], forcedRole?: Role): Promise<number> {
   // A worker's primary announces the replica once every worker listens.
   if (!cluster.isWorker) process.stdout.write(`stock-tracker listening on ${server.url}\n`);
 
-  const reason = await stopRequested();
+  const reason = await stop;
   log.info({ reason }, 'stop requested');
   if (cluster.isWorker) {
     // The primary coordinates (and kills what outlives the timeout); a group-wide signal reaching the worker too must not cut its drain short.
