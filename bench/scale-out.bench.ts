@@ -26,7 +26,7 @@
  *        SCALE_RATE=5  SCALE_SECONDS=5  SCALE_BURST=(150; 60 at 5,000 and 30 at 10,000 clients)
  *        SCALE_CLIENT_PROCS=2
  *        FANOUT_PARSE=full|scan (client JSON parsing)  SCALE_REPLICA_NODE_ARGS='--cpu-prof'
- *        SCALE_GATEWAY_CORK=1 (experiment: coalesce the gateway's writes per event-loop turn)
+ *        SCALE_GATEWAY_COALESCE=0 (the gateway without write coalescing, for comparison)
  * Prints {"bench":"scale_out",...} lines; targets at 5,000 clients: gateway
  * ≥ 2× Socket.IO delivered msgs/s, gateway p99 ≤ 50 ms.
  */
@@ -47,9 +47,9 @@ const burstFor = (clients: number) => BURST_KNOB ?? Math.max(20, Math.min(150, M
 const PROCS = knob('SCALE_CLIENT_PROCS', 2, 1, 16);
 const REPLICA_NODE_ARGS = (process.env.SCALE_REPLICA_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const WARMUP = 20;
-/** Experiment, see scale-replica.ts: the gateway's sockets corked per event-loop turn of bus messages. */
-const CORK = process.env.SCALE_GATEWAY_CORK === '1';
-const label = (kind: ScaleKind) => (kind === 'gateway' && CORK ? 'gateway+cork' : kind);
+/** The gateway coalesces each connection's writes per event-loop turn unless SCALE_GATEWAY_COALESCE=0. */
+const COALESCE = process.env.SCALE_GATEWAY_COALESCE !== '0';
+const label = (kind: ScaleKind) => (kind === 'gateway' && !COALESCE ? 'gateway (no coalescing)' : kind);
 const P99_TARGET_MS = 50;
 const RATIO_TARGET = 2;
 
@@ -168,7 +168,7 @@ async function measure(kind: ScaleKind, replicas: number, total: number): Promis
     };
     result('scale_out', {
       case: `${label(kind)}_x${replicas}`,
-      gatewayCork: kind === 'gateway' ? CORK : null,
+      gatewayCoalesce: kind === 'gateway' ? COALESCE : null,
       ...row,
       rate: RATE,
       seconds: SECONDS,

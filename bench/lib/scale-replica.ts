@@ -18,8 +18,7 @@ import http from 'node:http';
 import { Redis } from 'ioredis';
 import { Server as SocketIoServer } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import type { Socket } from 'node:net';
-import { createRedisBus, type Bus } from '../../apps/server/src/bus/index.ts';
+import { createRedisBus } from '../../apps/server/src/bus/index.ts';
 import { createWsGateway } from '../../apps/server/src/ws/index.ts';
 import { serveParent, tellParent } from './child.ts';
 import { BUS_PREFIX, SOCKETIO_ADAPTER_OPTS, parseKind } from './scale-kinds.ts';
@@ -38,48 +37,12 @@ if (!redisUrl) throw new Error('SCALE_REDIS_URL is required');
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const server = http.createServer((_req, res) => res.writeHead(404).end());
 
-/**
- * Experiment (SCALE_GATEWAY_CORK=1), not the product: cork every client socket
- * from the first bus message of an event-loop turn until the next turn, so the
- * frames one XREAD batch produces for a connection leave in one `writev`
- * instead of one each. Measures what write coalescing in the gateway would buy.
- */
-function corking(bus: Bus): Bus {
-  const sockets = new Set<Socket>();
-  server.prependListener('upgrade', (_req, socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  let corked = false;
-  const uncorkAll = () => {
-    corked = false;
-    for (const s of sockets) s.uncork();
-  };
-  return {
-    subscribe: (handler) =>
-      bus.subscribe((msg) => {
-        if (!corked) {
-          corked = true;
-          for (const s of sockets) s.cork();
-          setImmediate(uncorkAll);
-        }
-        handler(msg);
-      }),
-    latest: (c, k) => bus.latest(c, k),
-    recent: (c, k, n) => bus.recent(c, k, n),
-    history: (c, k, a, e) => bus.history(c, k, a, e),
-    head: (c, k) => bus.head(c, k),
-    keys: (c) => bus.keys(c),
-    currentEpoch: () => bus.currentEpoch(),
-  };
-}
-
 async function gatewayReplica(): Promise<Replica> {
   const redisBus = createRedisBus({ url: redisUrl!, prefix: BUS_PREFIX });
   if (!(await redisBus.waitReady(10_000))) throw new Error(`redis bus not ready: ${redisBus.status().lastError}`);
-  const bus = process.env.SCALE_GATEWAY_CORK === '1' ? corking(redisBus) : redisBus;
-  // Every benchmark client comes from 127.0.0.1: lift the per-IP limit; the rest are production defaults.
-  const gateway = createWsGateway({ bus, maxConnectionsPerIp: 1_000_000 });
+  // Every benchmark client comes from 127.0.0.1: lift the per-IP limit; the rest are production defaults
+  // (SCALE_GATEWAY_COALESCE=0 turns write coalescing off, to measure what it buys).
+  const gateway = createWsGateway({ bus: redisBus, maxConnectionsPerIp: 1_000_000, coalesceWrites: process.env.SCALE_GATEWAY_COALESCE !== '0' });
   gateway.attach(server);
   return {
     connections: () => gateway.stats().connections,

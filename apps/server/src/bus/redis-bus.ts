@@ -32,6 +32,9 @@ export type { Fence, FenceProvider } from './redis/fence.ts';
 export { redisBusKeys, type RedisBusKeys } from './redis/keys.ts';
 export type { BusLogger, RedisConnectionOptions } from './redis/connection.ts';
 
+/** Keys per HMGET of a batched `latest` read. */
+const LATEST_BATCH = 1_000;
+
 export interface RedisBusOptions extends RedisConnectionOptions {
   /** Key prefix, as given to the publisher. Default `st:`. */
   prefix?: string;
@@ -108,6 +111,9 @@ export class RedisBus implements Bus {
   private readyWaiters: Array<() => void> = [];
   private stats = { delivered: 0, duplicates: 0, gapsFilled: 0, gapsUnfilled: 0, malformed: 0, reconnects: 0 };
   private lastError: string | null = null;
+  /** `latest` reads waiting for this turn's batch, per channel and key. */
+  private latestWanted = new Map<Channel, Map<string, Array<{ resolve: (m: BusMessage | null) => void; reject: (err: unknown) => void }>>>();
+  private latestScheduled = false;
 
   constructor(opts: RedisBusOptions) {
     this.k = redisBusKeys(opts.prefix ?? 'st:');
@@ -194,8 +200,47 @@ export class RedisBus implements Bus {
     return this.cmd;
   }
 
-  async latest(channel: Channel, key: string): Promise<BusMessage | null> {
-    return parseLatest(channel, key, await (await this.client()).hget(this.k.latest(channel), key));
+  /**
+   * Batched: every `latest` asked for in one event-loop turn (a subscribe to
+   * all symbols, or a reconnect storm of many connections) is answered by one
+   * HMGET per channel, and each key is parsed once, so connections snapshotting
+   * the same key share one message object (and with it one encoded frame,
+   * see ws/frames.ts). The read is issued after every caller asked, so each
+   * caller's "live messages after this point are mine" invariant still holds.
+   */
+  latest(channel: Channel, key: string): Promise<BusMessage | null> {
+    return new Promise((resolve, reject) => {
+      let byKey = this.latestWanted.get(channel);
+      if (!byKey) this.latestWanted.set(channel, (byKey = new Map()));
+      const waiters = byKey.get(key);
+      if (waiters) waiters.push({ resolve, reject });
+      else byKey.set(key, [{ resolve, reject }]);
+      if (!this.latestScheduled) {
+        this.latestScheduled = true;
+        setImmediate(() => void this.readLatest());
+      }
+    });
+  }
+
+  private async readLatest(): Promise<void> {
+    const wanted = this.latestWanted;
+    this.latestWanted = new Map();
+    this.latestScheduled = false;
+    for (const [channel, byKey] of wanted) {
+      const keys = [...byKey.keys()];
+      for (let i = 0; i < keys.length; i += LATEST_BATCH) {
+        const chunk = keys.slice(i, i + LATEST_BATCH);
+        try {
+          const raw = await (await this.client()).hmget(this.k.latest(channel), ...chunk);
+          chunk.forEach((key, j) => {
+            const msg = parseLatest(channel, key, raw[j]);
+            for (const w of byKey.get(key)!) w.resolve(msg);
+          });
+        } catch (err) {
+          for (const key of chunk) for (const w of byKey.get(key)!) w.reject(err);
+        }
+      }
+    }
   }
 
   async recent(channel: Channel, key: string, n: number): Promise<BusMessage[]> {

@@ -8,6 +8,7 @@
  * dropped, so per-key delivery stays in order without duplicates.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import {
   SYSTEM_ALERTS_KEY,
@@ -35,6 +36,8 @@ export interface ConnectionContext {
   ip: string;
   channel: Channel;
   req: IncomingMessage;
+  /** The upgraded socket ws writes to (corked by the host to coalesce writes). */
+  socket: Duplex;
   user: AuthUser | null;
 }
 
@@ -50,6 +53,8 @@ export interface ConnectionHost {
   conflated(channel: Channel): void;
   protocolError(code: ErrorCode): void;
   slowConsumer(conn: WsConnection): void;
+  /** About to write to this connection's socket: lets the host coalesce this turn's frames into one write. */
+  willWrite(conn: WsConnection): void;
 }
 
 /** Ops waiting behind a running one before the socket is paused (a flooding client gets backpressure). */
@@ -91,7 +96,10 @@ export class WsConnection {
         get bufferedAmount() {
           return ws.bufferedAmount;
         },
-        send: (data, cb) => ws.send(data, { binary: false }, cb),
+        send: (data, cb) => {
+          host.willWrite(this);
+          ws.send(data, { binary: false }, cb);
+        },
       },
       {
         highWaterBytes: host.opts.highWaterBytes,
@@ -304,10 +312,14 @@ export class WsConnection {
         keys = [...new Set([...keys, ...known, ...resumed])].filter((k) => this.explicit.has(k) || this.wantsWildcard(k));
       }
       this.outbox.control(controlFrame({ type: 'subscribed', channel, id: op.id, keys }));
+      const sinceOf = (key: string) => (op.since && Object.hasOwn(op.since, key) ? op.since[key] : undefined);
+      // Every plain state snapshot is asked for at once: one bus round trip (see RedisBus.latest), not one per key.
+      const snapshots = new Map<string, Promise<BusMessage | null>>();
+      for (const key of keys) if (!isEventKey(channel, key) && !sinceOf(key)) snapshots.set(key, this.host.bus.latest(channel, key));
+      for (const p of snapshots.values()) p.catch(() => {}); // awaited below; a failure surfaces there, once
       for (const key of keys) {
         if (this.closed) return;
-        const since = op.since && Object.hasOwn(op.since, key) ? op.since[key] : undefined;
-        await this.prime(key, since);
+        await this.prime(key, sinceOf(key), snapshots.get(key));
       }
     } finally {
       const held = this.held;
@@ -317,7 +329,7 @@ export class WsConnection {
   }
 
   /** First delivery for a key: recovery from history when possible, else (reset +) snapshot. */
-  private async prime(key: string, since: StreamPos | undefined): Promise<void> {
+  private async prime(key: string, since: StreamPos | undefined, latest?: Promise<BusMessage | null>): Promise<void> {
     const { channel } = this.ctx;
     const bus = this.host.bus;
     this.outbox.dropStream(key); // whatever was queued for this key is superseded
@@ -340,14 +352,15 @@ export class WsConnection {
       }
       this.sendReset(key, reason, head?.epoch ?? (await bus.currentEpoch()) ?? '');
     }
-    await this.snapshot(key);
+    await this.snapshot(key, latest);
   }
 
-  private async snapshot(key: string): Promise<void> {
+  /** `prefetched`: the state stream's latest message, already asked for (same semantics as reading it now). */
+  private async snapshot(key: string, prefetched?: Promise<BusMessage | null>): Promise<void> {
     const { channel } = this.ctx;
     const bus = this.host.bus;
     if (!isEventKey(channel, key)) {
-      const latest = await bus.latest(channel, key);
+      const latest = await (prefetched ?? bus.latest(channel, key));
       if (!latest) {
         this.streams.delete(key); // no state yet: its first update starts the stream
         return;

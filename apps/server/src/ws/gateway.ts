@@ -133,6 +133,33 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
       log.warn({ conn: conn.ctx.id, ip: conn.ctx.ip, channel: conn.ctx.channel }, 'ws slow consumer closed');
       conn.close(WS_CLOSE.SLOW_CONSUMER, 'slow consumer');
     },
+    willWrite() {}, // set below, with the coalescing state
+  };
+
+  /**
+   * Write coalescing. A socket written to is corked until the next turn of the
+   * event loop, so the frames one bus batch (an XREAD of many messages, a
+   * subscribe's snapshots) produces for a connection leave in one writev
+   * instead of one syscall each: in bursts that cut the replica's CPU per
+   * delivered frame several times over (docs/benchmarks.md). A lone message
+   * waits only until setImmediate, i.e. no timer delay.
+   */
+  const corked = new Set<Duplex>();
+  let uncorkScheduled = false;
+  const uncorkAll = () => {
+    uncorkScheduled = false;
+    for (const s of corked) s.uncork();
+    corked.clear();
+  };
+  host.willWrite = (conn) => {
+    const s = conn.ctx.socket;
+    if (!opts.coalesceWrites || corked.has(s) || s.destroyed) return;
+    s.cork();
+    corked.add(s);
+    if (!uncorkScheduled) {
+      uncorkScheduled = true;
+      setImmediate(uncorkAll);
+    }
   };
 
   const onBusMessage = (msg: BusMessage): void => {
@@ -235,7 +262,7 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.removeListener('error', onSocketError);
-      onConnection(ws, { id: requestId, ip, channel, req, user }, release);
+      onConnection(ws, { id: requestId, ip, channel, req, socket, user }, release);
     });
   }
 

@@ -49,6 +49,8 @@ export interface WsGatewayOptions {
   historyEvents?: number;
   /** Error replies tolerated per connection before closing with 4009. Default 20. */
   maxProtocolErrors?: number;
+  /** Coalesce the frames a connection gets in one event-loop turn into one socket write (cork until setImmediate). Default true. */
+  coalesceWrites?: boolean;
   /** Time a closing connection gets for the close handshake before it is terminated. Default 3 s. */
   closeGraceMs?: number;
   /**
@@ -100,6 +102,7 @@ export function resolveOptions(o: WsGatewayOptions): ResolvedWsOptions {
     historyEvents: positive('historyEvents', o.historyEvents ?? WS_DEFAULTS.historyEvents, true),
     maxProtocolErrors: positive('maxProtocolErrors', o.maxProtocolErrors ?? WS_DEFAULTS.maxProtocolErrors, true),
     closeGraceMs: positive('closeGraceMs', o.closeGraceMs ?? WS_DEFAULTS.closeGraceMs, true),
+    coalesceWrites: o.coalesceWrites ?? true,
     authenticate: o.authenticate,
     authRequired: o.authRequired ?? ['alerts'],
     registry: o.registry,
