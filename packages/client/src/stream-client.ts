@@ -172,7 +172,10 @@ export class StreamClient {
         const ws = this.ws;
         this.ws = null;
         if (ws) {
-          ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+          ws.onopen = ws.onmessage = ws.onclose = null;
+          // Not null: closing a socket still CONNECTING makes the Node `ws` package emit an
+          // 'error' event, which with no listener would be thrown as an uncaught exception.
+          ws.onerror = () => {};
           try {
             ws.close(1000, 'client closed');
           } catch {

@@ -222,3 +222,34 @@ describe('StreamClient subscriptions during the handshake', () => {
     expect(last().sent.map((o) => (o as { symbols?: string[] }).symbols)).toEqual([['A', 'B'], ['C']]);
   });
 });
+
+describe('StreamClient with the Node `ws` package', () => {
+  it('closes a socket still in its handshake without an uncaught error', async () => {
+    vi.useRealTimers();
+    const net = await import('node:net');
+    const { default: WebSocket } = await import('ws');
+    // A server that accepts TCP and never answers the upgrade: the client stays CONNECTING.
+    const sockets: import('node:net').Socket[] = [];
+    const server = net.createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const client = new StreamClient({ url: `ws://127.0.0.1:${port}/ws/market`, WebSocket });
+      const states: ConnectionState[] = [];
+      client.on('state', (s) => states.push(s));
+      client.connect();
+      while (sockets.length === 0) await new Promise((r) => setTimeout(r, 10));
+      client.close();
+      await new Promise((r) => setTimeout(r, 100)); // ws reports the aborted handshake asynchronously
+      expect(uncaught).toEqual([]);
+      expect(states.at(-1)).toBe('closed');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
