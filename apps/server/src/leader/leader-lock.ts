@@ -57,10 +57,19 @@ export interface LeaderLockStatus {
   lastError: string | null;
 }
 
-/** 1 acquired, otherwise the current holder. */
+/**
+ * 1 acquired, otherwise the current holder. ARGV[3] is this process's own
+ * previous token (or ''): a key still holding it means Redis applied a renewal
+ * whose reply we never saw; nobody else leads, so we take it back at once
+ * instead of standing by for our own ghost (and dropping a held queue).
+ */
 const ACQUIRE = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-return redis.call('GET', KEYS[1])`;
+local v = redis.call('GET', KEYS[1])
+if (not v) or (ARGV[3] ~= '' and v == ARGV[3]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return v`;
 /** 1 extended, 0 the key is gone, -1 someone else holds it. */
 const RENEW = `
 local v = redis.call('GET', KEYS[1])
@@ -83,6 +92,8 @@ export class LeaderLock implements FenceProvider {
   private lastHolder: string | null = null;
 
   private token: string | null = null;
+  /** Our token before the last lease lapse (not after `taken`/`released`): see ACQUIRE. */
+  private previousToken = '';
   /** performance.now() until which the lease is valid locally. */
   private leaseUntil = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -187,7 +198,7 @@ export class LeaderLock implements FenceProvider {
     if (this.redis.status !== 'ready') return;
     const token = `${this.id}:${randomBytes(8).toString('hex')}`;
     const sentAt = performance.now();
-    const r = await this.redis.eval(ACQUIRE, 1, this.key, token, this.ttlMs);
+    const r = await this.redis.eval(ACQUIRE, 1, this.key, token, this.ttlMs, this.previousToken);
     if (!this.running) return;
     if (r !== 1) {
       if (typeof r === 'string' && r !== this.lastHolder) {
@@ -197,6 +208,7 @@ export class LeaderLock implements FenceProvider {
       return;
     }
     this.lastHolder = null;
+    this.previousToken = '';
     this.token = token;
     this.extend(sentAt);
     this.elections++;
@@ -238,6 +250,7 @@ export class LeaderLock implements FenceProvider {
 
   private lose(reason: LostReason): void {
     if (this.token === null) return;
+    this.previousToken = reason === 'expired' || reason === 'absent' ? this.token : '';
     this.token = null;
     this.leaseUntil = 0;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
