@@ -163,3 +163,44 @@ describe('StreamClient against the gateway', () => {
     expect(client.state).toBe('live');
   });
 });
+
+describe('a resume the bus cannot finish', () => {
+  it('answers SERVICE_UNAVAILABLE and restarts the unread keys with reset + snapshot, never a silent seq jump', async () => {
+    srv = await startServer();
+    const pub = srv.bus.publisher();
+    const syms = ['AAA', 'BBB', 'CCC'];
+    for (let n = 1; n <= 3; n++) for (const s of syms) pub.publish('market', s, 'state', makeQuote(s, n));
+    // The bus fails from the second history read on (as Redis going away mid-subscribe would).
+    const bus = srv.bus;
+    const history = bus.history.bind(bus);
+    let reads = 0;
+    bus.history = async (...a: Parameters<typeof history>) => {
+      if (++reads >= 2) throw new Error('redis bus unavailable (test)');
+      return history(...a);
+    };
+    const ws = new WebSocket(srv.url('/ws/market'));
+    const frames: any[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    await new Promise((r) => ws.once('open', r));
+    const since = Object.fromEntries(syms.map((s) => [s, { seq: 1, epoch: pub.epoch }]));
+    ws.send(JSON.stringify({ op: 'subscribe', id: 'r1', symbols: syms, since }));
+    await waitFor(() => frames.some((f) => f.type === 'error'), 'the error reply');
+    const err = frames.find((f) => f.type === 'error');
+    expect(err).toMatchObject({ id: 'r1', code: 'SERVICE_UNAVAILABLE' });
+    expect(err.request_id).toBeTruthy();
+    // AAA resumed (recovered 2..3); BBB and CCC were not.
+    expect(frames.find((f) => f.type === 'recovered')).toMatchObject({ key: 'AAA', from: 2, to: 3 });
+    for (const s of syms) pub.publish('market', s, 'state', makeQuote(s, 4));
+    await waitFor(() => frames.filter((f) => f.type === 'snapshot').length === 2 && frames.some((f) => f.type === 'update' && f.key === 'AAA' && f.seq === 4), 'restarts');
+    for (const s of ['BBB', 'CCC']) {
+      const mine = frames.filter((f) => f.key === s && f.type !== 'subscribed');
+      expect(mine.map((f) => f.type)).toEqual(['reset', 'snapshot']);
+      expect(mine[0]).toMatchObject({ reason: 'unknown_position', epoch: pub.epoch });
+      expect(mine[1]).toMatchObject({ seq: 4, data: makeQuote(s, 4) });
+    }
+    // Later updates continue normally.
+    pub.publish('market', 'BBB', 'state', makeQuote('BBB', 5));
+    await waitFor(() => frames.some((f) => f.type === 'update' && f.key === 'BBB' && f.seq === 5), 'BBB live');
+    ws.close();
+  });
+});

@@ -75,6 +75,8 @@ export class WsConnection {
   /** Last position delivered per key (snapshot, recovery or update). */
   private readonly streams = new Map<string, StreamPos>();
   private held: BusMessage[] | null = null;
+  /** Subscribed keys whose snapshot/resume read failed: their next live message restarts them. */
+  private readonly unprimed = new Set<string>();
   readonly outbox: Outbox;
   alive = true;
   private errors = 0;
@@ -143,22 +145,27 @@ export class WsConnection {
   }
 
   private forward(msg: BusMessage): void {
+    if (this.unprimed.delete(msg.key)) return this.restartFrom(msg, 'unknown_position');
     const pos = this.streams.get(msg.key);
     if (pos && pos.epoch === msg.epoch) {
       if (msg.seq <= pos.seq) return; // covered by a snapshot or recovery already sent
       pos.seq = msg.seq;
     } else if (pos && msg.seq !== 1) {
       // The stream's epoch changed under a live subscription and its start was missed: start over.
-      this.outbox.dropStream(msg.key);
-      this.sendReset(msg.key, 'epoch_changed', msg.epoch);
-      this.streams.set(msg.key, { seq: msg.seq, epoch: msg.epoch });
-      if (msg.kind === 'state') this.outbox.stateSnapshot(msg);
-      else this.outbox.eventSnapshot(msg.key, eventSnapshotFrame(msg.channel, msg.key, msg.seq, msg.epoch, [msg]), msg.channel);
-      return;
+      return this.restartFrom(msg, 'epoch_changed');
     } else {
       this.streams.set(msg.key, { seq: msg.seq, epoch: msg.epoch });
     }
     this.outbox.update(msg);
+  }
+
+  /** Starts a stream over from a live message: reset, then that message as the snapshot. */
+  private restartFrom(msg: BusMessage, reason: ResetMsg['reason']): void {
+    this.outbox.dropStream(msg.key);
+    this.sendReset(msg.key, reason, msg.epoch);
+    this.streams.set(msg.key, { seq: msg.seq, epoch: msg.epoch });
+    if (msg.kind === 'state') this.outbox.stateSnapshot(msg);
+    else this.outbox.eventSnapshot(msg.key, eventSnapshotFrame(msg.channel, msg.key, msg.seq, msg.epoch, [msg]), msg.channel);
   }
 
   close(code: number, reason = ''): void {
@@ -317,9 +324,18 @@ export class WsConnection {
       const snapshots = new Map<string, Promise<BusMessage | null>>();
       for (const key of keys) if (!isEventKey(channel, key) && !sinceOf(key)) snapshots.set(key, this.host.bus.latest(channel, key));
       for (const p of snapshots.values()) p.catch(() => {}); // awaited below; a failure surfaces there, once
-      for (const key of keys) {
+      for (const [i, key] of keys.entries()) {
         if (this.closed) return;
-        await this.prime(key, sinceOf(key), snapshots.get(key));
+        try {
+          await this.prime(key, sinceOf(key), snapshots.get(key));
+        } catch (err) {
+          // The bus could not answer (Redis down mid-subscribe). The keys left unprimed stay
+          // subscribed and restart explicitly (reset + snapshot) from their next live message,
+          // rather than continuing from a position the client never got: no silent seq jump.
+          for (const k of keys.slice(i)) this.unprimed.add(k);
+          this.host.opts.log.warn({ err, conn: this.ctx.id, channel, unprimed: keys.length - i }, 'ws subscribe: snapshot/resume read failed');
+          return this.error('SERVICE_UNAVAILABLE', `Snapshots are unavailable right now; ${keys.length - i} key(s) will start with a reset and a snapshot on their next update.`, undefined, op.id);
+        }
       }
     } finally {
       const held = this.held;
@@ -333,6 +349,7 @@ export class WsConnection {
     const { channel } = this.ctx;
     const bus = this.host.bus;
     this.outbox.dropStream(key); // whatever was queued for this key is superseded
+    this.unprimed.delete(key);
     if (since) {
       const head = await bus.head(channel, key);
       let reason: ResetMsg['reason'];
@@ -393,11 +410,13 @@ export class WsConnection {
       this.wildcard = false;
       this.wildcardTrades = false;
       this.excluded.clear();
+      this.unprimed.clear();
     } else {
       const { keys, bad } = this.expand(op.symbols, true);
       if (bad.length > 0) return this.error('VALIDATION_FAILED', 'Invalid keys for this channel.', bad.slice(0, 10), op.id);
       removed = keys.filter((k) => this.explicit.has(k) || this.streams.has(k));
       for (const k of keys) {
+        this.unprimed.delete(k);
         if (this.explicit.delete(k)) this.host.index(this, k, false);
         // Only keys the wildcard actually delivered are remembered, so this set stays bounded.
         if (this.wildcard && this.streams.has(k)) this.excluded.add(k);
@@ -405,6 +424,7 @@ export class WsConnection {
     }
     for (const k of removed) {
       this.streams.delete(k);
+      this.unprimed.delete(k);
       this.outbox.dropStream(k);
     }
     this.host.subscriptionsChanged(this.subscriptionCount - before);
