@@ -114,7 +114,8 @@ describe('LeaderLock', () => {
     expect(b.lock.isLeader).toBe(true);
   });
 
-  it('takes back its own lock when Redis kept a renewal whose reply was lost, instead of standing by for itself', async () => {
+  /** A leader whose lease lapsed while Redis was unreachable (still blackholed on return). */
+  async function lapsedLeader() {
     const target = new URL(testRedisUrl());
     const proxy: FaultProxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port || 6379) } });
     cleanups.push(() => proxy.close());
@@ -125,9 +126,14 @@ describe('LeaderLock', () => {
     const first = a.events.find((e) => e[0] === 'elected')![1] as Fence;
     proxy.blackhole(true);
     await waitFor(() => a.events.some((e) => e[0] === 'lost' && e[1] === 'expired'), 'lease lapsed', TTL * 4);
-    // As if a renewal had reached Redis and only its reply was lost: the key still holds a's token, for long.
     const admin = redisClient(testRedisUrl());
     cleanups.push(async () => admin.disconnect());
+    return { a, first, proxy, admin, standbyFor };
+  }
+
+  it('takes back its own lock when Redis kept a renewal whose reply was lost, instead of standing by for itself', async () => {
+    const { a, first, proxy, admin, standbyFor } = await lapsedLeader();
+    // As if a renewal had reached Redis and only its reply was lost: the key still holds a's token, for long.
     await admin.set(first.key, first.token, 'PX', 60_000);
     proxy.blackhole(false);
     // Re-elected long before that key would expire, with a fresh token, and never a standby of itself.
@@ -139,23 +145,13 @@ describe('LeaderLock', () => {
   });
 
   it('does not take over a lock another holder has, even right after losing its own lease', async () => {
-    const target = new URL(testRedisUrl());
-    const proxy: FaultProxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port || 6379) } });
-    cleanups.push(() => proxy.close());
-    const standbyFor: string[] = [];
-    const a = lock('a', proxy.url('redis'), { onStandby: (h) => standbyFor.push(h) });
-    a.lock.start();
-    await waitFor(() => a.lock.isLeader, 'a elected');
-    proxy.blackhole(true);
-    await waitFor(() => a.events.some((e) => e[0] === 'lost' && e[1] === 'expired'), 'lease lapsed', TTL * 4);
-    const admin = redisClient(testRedisUrl());
-    cleanups.push(async () => admin.disconnect());
-    await admin.set(`${prefix}leader`, 'other:holder', 'PX', 60_000);
+    const { a, first, proxy, admin, standbyFor } = await lapsedLeader();
+    await admin.set(first.key, 'other:holder', 'PX', 60_000);
     proxy.blackhole(false);
     await waitFor(() => standbyFor.length > 0, 'a stands by', 5_000);
     expect(standbyFor).toEqual(['other:holder']);
     expect(a.lock.isLeader).toBe(false);
-    expect(await admin.get(`${prefix}leader`)).toBe('other:holder');
+    expect(await admin.get(first.key)).toBe('other:holder');
   });
 
   it('rejects bad timing options', () => {
