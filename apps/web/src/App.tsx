@@ -1,6 +1,6 @@
 /**
  * Layout and routes. The board is in the initial bundle; the chart, foreign
- * flow and alerts pages (lightweight-charts, indicators) load on demand.
+ * flow, alerts and account pages (lightweight-charts, indicators) load on demand.
  */
 import { lazy, Suspense } from 'react';
 import { NavLink, Route, Routes } from 'react-router-dom';
@@ -16,6 +16,7 @@ import { UserMenu } from './auth/AuthGate.tsx';
 const SymbolPage = lazy(() => import('./pages/SymbolPage.tsx'));
 const ForeignPage = lazy(() => import('./pages/ForeignPage.tsx'));
 const AlertsPage = lazy(() => import('./pages/AlertsPage.tsx'));
+const AccountPage = lazy(() => import('./pages/AccountPage.tsx'));
 
 export function App() {
   const { connection, alerts, auth } = useServices();
@@ -50,6 +51,7 @@ export function App() {
             <Route path="/s/:symbol" element={<SymbolPage />} />
             <Route path="/foreign" element={<ForeignPage />} />
             <Route path="/alerts" element={<AlertsPage />} />
+            <Route path="/account" element={<AccountPage />} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </Suspense>

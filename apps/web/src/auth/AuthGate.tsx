@@ -4,6 +4,7 @@
  * stop whatever needs the user (live streams, cached queries).
  */
 import { useEffect, useRef, type ReactNode } from 'react';
+import { Link, useInRouterContext } from 'react-router-dom';
 import { LoginPage } from '../pages/LoginPage.tsx';
 import { useValue } from '../store/value-store.ts';
 import type { AuthSession } from './session.ts';
@@ -46,15 +47,23 @@ export function AuthGate({ session, onOpen, onClose, children }: AuthGateProps) 
   return <>{children}</>;
 }
 
-/** The signed-in user and a sign-out button, for the header (nothing without accounts). */
+/** The signed-in user (a link to the account page) and a sign-out button, for the header (nothing without accounts). */
 export function UserMenu({ session }: { session: AuthSession }) {
   const { status, user } = useValue(session);
+  // Outside a router (tests, tools) a Link would throw: the name is then plain text.
+  const routed = useInRouterContext();
   if (status !== 'signed-in' || !user) return null;
   return (
     <div className="user-menu">
-      <span className="muted" title="Signed in as">
-        {user.username}
-      </span>{' '}
+      {routed ? (
+        <Link to="/account" title="Your account (signed in as)">
+          {user.username}
+        </Link>
+      ) : (
+        <span className="muted" title="Signed in as">
+          {user.username}
+        </span>
+      )}{' '}
       <button type="button" className="link-btn" onClick={() => void session.logout()}>
         Sign out
       </button>

@@ -34,6 +34,12 @@ export interface AuthSnapshot {
 
 /** The calls the session makes; a RestClient without a token source fits. */
 export type AuthApi = Pick<RestClient, 'me' | 'login' | 'register' | 'refresh' | 'logout'>;
+/**
+ * The password change needs the bearer token, which the session's own client
+ * (cookie endpoints only) does not send: the app's RestClient (token source +
+ * 401 refresh-retry) fits.
+ */
+export type PasswordApi = Pick<RestClient, 'changePassword'>;
 
 interface LockManagerLike {
   request<T>(name: string, fn: () => Promise<T>): Promise<T>;
@@ -105,6 +111,20 @@ export class AuthSession extends ValueStore<AuthSnapshot> {
     this.forget(null);
     // The refresh cookie identifies the session; the server ends it and clears the cookie.
     await this.api.logout().catch(() => {});
+  }
+
+  /**
+   * Changes the password (`POST /api/auth/password` through `api`, which must
+   * send this session's token). The server ends the user's other sessions but
+   * keeps this one — no new cookie, the access token stays valid — so the
+   * session stays signed in with what it holds; nothing to refresh. Refusals
+   * are the server's `ApiError` (code, message, details with `body.*` paths).
+   */
+  async changePassword(currentPassword: string, newPassword: string, api: PasswordApi): Promise<void> {
+    const { status } = this.get();
+    if (status === 'open') throw new ApiError(403, 'FORBIDDEN', 'Accounts are not enabled on this server.', null);
+    if (status !== 'signed-in') throw new ApiError(401, 'INVALID_TOKEN', 'Sign in to change your password.', null);
+    await api.changePassword({ currentPassword, newPassword });
   }
 
   /** A valid access token (refreshed first when it is about to expire), or null without accounts or a session. */
