@@ -267,9 +267,11 @@ describe('production topology through the edge', () => {
       expect(res.status, a).toBe(200);
       expect(res.headers.get('cache-control'), a).toBe('public, max-age=31536000, immutable');
       expect(res.headers.get('content-type'), a).toMatch(a.endsWith('.css') ? /^text\/css/ : /javascript/);
-      expect(res.headers.get('content-encoding'), a).toBe('gzip');
       expectSecurityHeaders(res);
-      expect((await res.text()).length).toBeGreaterThan(100);
+      const body = await res.text();
+      expect(body.length).toBeGreaterThan(100);
+      // gzip_min_length 1024 (deploy/nginx/snippets/common-http.conf): a tiny chunk (the bundler's runtime) goes as it is.
+      expect(res.headers.get('content-encoding'), a).toBe(Buffer.byteLength(body) >= 1024 ? 'gzip' : null);
     }
     const missing = await edge('/assets/index-0000dead.js');
     expect(missing.headers.get('cache-control') ?? '').not.toMatch(/immutable/);

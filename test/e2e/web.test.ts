@@ -248,7 +248,8 @@ describe('web app in Chromium against the real server', () => {
   it('the row check used below catches a board that stopped updating', async () => {
     const { page, context } = await openBoard();
     try {
-      expect((await page.evaluate(boardMatchesServer, { timeoutMs: 10_000 })).unmatched).toEqual([]);
+      // A busy symbol can move between the board read and the REST read several rounds running on a loaded machine: allow many rounds.
+      expect((await page.evaluate(boardMatchesServer, { timeoutMs: 30_000 })).unmatched).toEqual([]);
       // Freeze the board (close its streams), then wait until the market has moved on for several symbols.
       await page.evaluate(() => (window as unknown as { __stockTracker: { hub: { stop(): void } } }).__stockTracker.hub.stop());
       const frozen = Object.fromEntries(
@@ -268,7 +269,7 @@ describe('web app in Chromium against the real server', () => {
     } finally {
       await context.close();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('after the server is killed and restarted the board shows Reconnecting, goes live again and no row is stuck', async () => {
     const { page, context, problems } = await openBoard();
