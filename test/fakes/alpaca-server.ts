@@ -18,11 +18,11 @@
  * messages (to provoke 404), drop connections, queue REST faults.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { MarketEvent } from '@stock-tracker/protocol';
 import { toAlpacaMessage } from '../../packages/feeds/src/parsers/alpaca-encode.ts';
-import { FaultQueue, sendJson, waitFor, type RecordedRequest, type ScriptedResponse } from './http-util.ts';
+import { FaultQueue, waitFor, type RecordedRequest, type ScriptedResponse } from './http-util.ts';
+import { closeServer, listenLocal, recordRequest } from './fake-server.ts';
 
 export const FAKE_ALPACA_KEY = 'fake-key';
 export const FAKE_ALPACA_SECRET = 'fake-secret';
@@ -93,8 +93,7 @@ export class FakeAlpacaServer {
       if (!FEEDS.includes(feed)) return void socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
       self.wss.handleUpgrade(req, socket, head, (ws) => self.onConnection(ws, feed));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self.port = (server.address() as AddressInfo).port;
+    self.port = await listenLocal(server);
     return self;
   }
 
@@ -153,9 +152,7 @@ export class FakeAlpacaServer {
 
   async close(): Promise<void> {
     for (const s of this.sessions) s.ws.terminate();
-    this.wss.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server, this.wss);
   }
 
   private error(s: AlpacaSession, code: number, msg: string, close: boolean): void {
@@ -219,18 +216,9 @@ export class FakeAlpacaServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, status: 0 };
-    this.requests.push(rec);
-    const answer = (status: number, body: unknown) => {
-      rec.status = status;
-      sendJson(res, status, body);
-    };
-    const fault = this.faults.take(url.pathname.split('/').pop() ?? '', res);
-    if (fault) {
-      rec.status = fault.status;
-      return;
-    }
+    const r = recordRequest(req, res, this.requests, this.faults);
+    if (!r) return;
+    const { url, answer } = r;
     if (req.headers['apca-api-key-id'] !== (this.o.keyId ?? FAKE_ALPACA_KEY) || req.headers['apca-api-secret-key'] !== (this.o.secretKey ?? FAKE_ALPACA_SECRET)) {
       return answer(401, { message: 'unauthorized.' });
     }

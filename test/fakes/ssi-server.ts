@@ -22,12 +22,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { MarketEvent } from '@stock-tracker/protocol';
 import { createSsiEncodeState, encodeSsi } from '../../packages/feeds/src/parsers/ssi-encode.ts';
-import { FaultQueue, paginate, readBody, sendJson, waitFor, type RecordedRequest, type ScriptedResponse } from './http-util.ts';
+import { FaultQueue, paginate, readBody, waitFor, type RecordedRequest, type ScriptedResponse } from './http-util.ts';
+import { closeServer, listenLocal, recordRequest } from './fake-server.ts';
 
 export const FAKE_SSI_ID = 'fake-consumer';
 export const FAKE_SSI_SECRET = 'fake-secret';
@@ -137,8 +137,7 @@ export class FakeSsiServer {
     const server = createServer((req, res) => void self.onRequest(req, res));
     self = new FakeSsiServer(server, o);
     server.on('upgrade', (req, socket, head) => self.onUpgrade(req, socket, head));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self.port = (server.address() as AddressInfo).port;
+    self.port = await listenLocal(server);
     if (o.keepAliveIntervalMs) self.keepAlive = setInterval(() => self.sendFrame('{}'), o.keepAliveIntervalMs);
     return self;
   }
@@ -211,9 +210,7 @@ export class FakeSsiServer {
   async close(): Promise<void> {
     if (this.keepAlive) clearInterval(this.keepAlive);
     for (const c of this.conns) c.ws.terminate();
-    this.wss.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server, this.wss);
   }
 
   // ---- HTTP
@@ -225,18 +222,9 @@ export class FakeSsiServer {
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, status: 0 };
-    this.requests.push(rec);
-    const answer = (status: number, body: unknown) => {
-      rec.status = status;
-      sendJson(res, status, body);
-    };
-    const fault = this.faults.take(url.pathname.split('/').pop() ?? '', res);
-    if (fault) {
-      rec.status = fault.status;
-      return;
-    }
+    const r = recordRequest(req, res, this.requests, this.faults);
+    if (!r) return;
+    const { url, answer } = r;
     const path = url.pathname.toLowerCase();
     if (path === '/api/v2/market/accesstoken' && req.method === 'POST') {
       let body: { consumerID?: unknown; consumerSecret?: unknown } = {};

@@ -13,6 +13,8 @@ import type { Db } from '../src/storage/db.ts';
 import { createRepositories } from '../src/storage/repositories.ts';
 import { StorageWriter } from '../src/storage/writer.ts';
 
+export { runCli } from './cli-runner.ts';
+
 /** Fills `db` (migrated) with a compressed trading day of simulated market data; returns the number of trades produced. */
 export async function produceMarketData(db: Db, opts: { seed?: number; steps?: number; symbols?: number } = {}): Promise<{ trades: number; alerts: number }> {
   const repos = createRepositories(db);
@@ -95,32 +97,4 @@ export function contentFingerprint(url: string): Promise<{ trades: string; users
 
 export function databaseExists(adminUrl: string, name: string): Promise<boolean> {
   return withClient(adminUrl, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
-}
-
-/** Runs a CLI command module's run() in-process with the given environment, capturing stdout and stderr. */
-export async function runCli(
-  run: (argv: string[]) => Promise<number>,
-  argv: string[],
-  env: Record<string, string | undefined> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    for (const [k, v] of Object.entries(env)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-    const code = await run(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
 }

@@ -9,34 +9,14 @@ import { loadMigrations } from '../src/storage/migrate.ts';
 import { createIsolatedDatabase, tempDir, type IsolatedDatabase, type TempDir } from '../../../test/helpers/database.ts';
 import { freePort } from '../../../test/helpers/private-postgres.ts';
 import { seedPgliteDataDir } from '../../../test/helpers/storage.ts';
+import { runCli } from './cli-runner.ts';
 
 const BIN = fileURLToPath(new URL('../bin/stock-tracker.js', import.meta.url));
 const HEAD = loadMigrations().at(-1)!.version;
 const NAMES = loadMigrations().map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
 
 /** Runs the command in-process with the given environment, capturing its output. */
-async function runWith(env: Record<string, string | undefined>, argv: string[] = []): Promise<{ code: number; out: string; err: string }> {
-  const saved = { DATABASE_URL: process.env.DATABASE_URL, DATA_DIR: process.env.DATA_DIR };
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    for (const [k, v] of Object.entries(env)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-    const code = await run(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+const runWith = (env: Record<string, string | undefined>, argv: string[] = []) => runCli(run, argv, env);
 
 function spawnBin(env: Record<string, string>, argv: string[], cwd?: string): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {

@@ -3,15 +3,12 @@
  * client whose connection drops reconnects to the *other* replica (as behind
  * a load balancer) and resumes without a gap, because history lives in Redis.
  */
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import WebSocket from 'ws';
-import { StreamClient, type ConnectionState } from '@stock-tracker/client';
-import type { ResetMsg, SnapshotMsg, UpdateMsg } from '@stock-tracker/protocol';
-import { RedisBus, RedisStreamPublisher, type BusMessage } from '../src/bus/index.ts';
-import { createWsGateway } from '../src/ws/index.ts';
+import { StreamClient } from '@stock-tracker/client';
+import { RedisBus, RedisStreamPublisher } from '../src/bus/index.ts';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../../../test/helpers/redis.ts';
-import { assertContiguous, makeQuote, makeTrade } from './ws-test-helpers.ts';
+import { assertContiguous, makeQuote, makeTrade, marketRounds, serveGateway, sleep, waitFor } from './ws-test-helpers.ts';
+import { recordStream as record } from './stream-recorder.ts';
 
 interface Replica {
   bus: RedisBus;
@@ -34,25 +31,14 @@ afterEach(async () => {
 async function replica(): Promise<Replica> {
   const bus = new RedisBus({ url: testRedisUrl(), prefix, blockMs: 200 }).start();
   expect(await bus.waitReady()).toBe(true);
-  const server = http.createServer((_req, res) => res.writeHead(404).end());
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const gateway = createWsGateway({ bus, pingIntervalMs: 0, closeGraceMs: 200 });
-  gateway.attach(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as AddressInfo;
+  const srv = await serveGateway(bus);
   const r: Replica = {
     bus,
-    connections: () => gateway.stats().connections,
-    url: (path) => `ws://127.0.0.1:${port}${path}`,
-    killSockets: () => sockets.forEach((s) => s.destroy()),
+    connections: () => srv.gateway.stats().connections,
+    url: srv.url,
+    killSockets: srv.killSockets,
     async stop() {
-      await gateway.close();
-      sockets.forEach((s) => s.destroy());
-      await new Promise<void>((res) => server.close(() => res()));
+      await srv.stop();
       await bus.close();
     },
   };
@@ -60,42 +46,8 @@ async function replica(): Promise<Replica> {
   return r;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-function record(c: StreamClient) {
-  const log = {
-    states: [] as ConnectionState[],
-    start: {} as Record<string, number>,
-    updates: [] as UpdateMsg[],
-    last: {} as Record<string, number>,
-    data: {} as Record<string, unknown>,
-    snapshots: [] as SnapshotMsg[],
-    resets: [] as ResetMsg[],
-    gaps: 0,
-  };
-  c.on('state', (s) => log.states.push(s));
-  c.on('snapshot', (m) => {
-    log.snapshots.push(m);
-    log.start[m.key] ??= m.seq;
-    log.last[m.key] = m.seq;
-    log.data[m.key] = m.data;
-  });
-  c.on('update', (m) => {
-    log.updates.push(m);
-    log.last[m.key] = m.seq;
-    log.data[m.key] = m.data;
-  });
-  c.on('reset', (m) => log.resets.push(m));
-  c.on('gap', () => log.gaps++);
-  return log;
-}
+/** Redis round trips: more patience than the in-process gateway tests. */
+const WAIT_MS = 8_000;
 
 /** A WebSocket constructor that sends each new connection to the next replica, like a round-robin balancer. */
 function roundRobin(urls: string[]): typeof WebSocket {
@@ -115,16 +67,9 @@ describe('WS gateway on the Redis bus', () => {
     const [r1, r2] = await Promise.all([replica(), replica()]);
 
     const symbols = ['VNM', 'FPT', 'HPG'];
-    const latest: Record<string, BusMessage> = {};
-    let n = 0;
-    const round = () => {
-      n++;
-      for (const s of symbols) {
-        latest[s] = pub.publish('market', s, 'state', makeQuote(s, n));
-        latest[`${s}:trades`] = pub.publish('market', `${s}:trades`, 'event', makeTrade(s, n));
-      }
-    };
-    round();
+    const rounds = marketRounds(pub, symbols);
+    const { latest } = rounds;
+    rounds.publish();
     expect(await pub.drained()).toBe(true);
 
     const client = new StreamClient({
@@ -138,19 +83,19 @@ describe('WS gateway on the Redis bus', () => {
     cleanups.push(async () => client.close());
     const log = record(client);
     client.connect();
-    await waitFor(() => client.state === 'live', 'live on replica 1');
+    await waitFor(() => client.state === 'live', 'live on replica 1', WAIT_MS);
 
     const ticker = setInterval(() => {
-      for (let i = 0; i < 3; i++) round();
+      for (let i = 0; i < 3; i++) rounds.publish();
     }, 3);
     cleanups.push(async () => clearInterval(ticker));
     await sleep(50);
     r1.killSockets(); // replica 1 drops the client; it reconnects to replica 2
-    await waitFor(() => client.state === 'resumed', 'resumed on replica 2');
+    await waitFor(() => client.state === 'resumed', 'resumed on replica 2', WAIT_MS);
     await sleep(50);
     clearInterval(ticker);
     expect(await pub.drained()).toBe(true);
-    await waitFor(() => Object.entries(latest).every(([k, m]) => log.last[k] === m.seq), 'final updates');
+    await waitFor(() => Object.entries(latest).every(([k, m]) => log.last[k] === m.seq), 'final updates', WAIT_MS);
 
     expect(log.states).toEqual(['connecting', 'live', 'reconnecting', 'resumed']);
     expect(log.resets).toEqual([]);
@@ -178,7 +123,7 @@ describe('WS gateway on the Redis bus', () => {
     cleanups.push(async () => client.close());
     const log = record(client);
     client.connect();
-    await waitFor(() => log.snapshots.length === 2, 'two snapshots');
+    await waitFor(() => log.snapshots.length === 2, 'two snapshots', WAIT_MS);
     const byKey = Object.fromEntries(log.snapshots.map((s) => [s.key, s]));
     expect(byKey.VNM).toMatchObject({ seq: 4, epoch: pub.epoch, data: makeQuote('VNM', 4) });
     expect(byKey['VNM:trades']).toMatchObject({ seq: 3, epoch: pub.epoch, data: [1, 2, 3].map((i) => makeTrade('VNM', i)) });

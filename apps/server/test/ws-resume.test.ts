@@ -1,8 +1,9 @@
 import WebSocket from 'ws';
-import type { QuoteState, ResetMsg, SnapshotMsg, UpdateMsg } from '@stock-tracker/protocol';
-import { StreamClient, type ConnectionState } from '@stock-tracker/client';
+import type { QuoteState } from '@stock-tracker/protocol';
+import { StreamClient } from '@stock-tracker/client';
 import type { BusMessage } from '../src/bus/index.ts';
-import { assertContiguous, makeQuote, makeTrade, startServer, type TestServer } from './ws-test-helpers.ts';
+import { assertContiguous, makeQuote, marketRounds, sleep, startServer, waitFor, type TestServer } from './ws-test-helpers.ts';
+import { recordStream as record } from './stream-recorder.ts';
 
 let srv: TestServer | undefined;
 let client: StreamClient | undefined;
@@ -13,46 +14,6 @@ afterEach(async () => {
   srv = undefined;
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** Records what a StreamClient delivers, per key, the way an application would apply it. */
-function record(c: StreamClient) {
-  const log = {
-    states: [] as ConnectionState[],
-    start: {} as Record<string, number>,
-    updates: [] as UpdateMsg[],
-    data: {} as Record<string, unknown>,
-    last: {} as Record<string, number>,
-    resets: [] as ResetMsg[],
-    snapshots: [] as SnapshotMsg[],
-    recovered: 0,
-    gaps: 0,
-  };
-  c.on('state', (s) => log.states.push(s));
-  c.on('snapshot', (m) => {
-    log.snapshots.push(m);
-    log.start[m.key] ??= m.seq;
-    log.last[m.key] = m.seq;
-    log.data[m.key] = m.data;
-  });
-  c.on('update', (m) => {
-    log.updates.push(m);
-    log.last[m.key] = m.seq;
-    log.data[m.key] = m.data;
-  });
-  c.on('reset', (m) => log.resets.push(m));
-  c.on('recovered', () => log.recovered++);
-  c.on('gap', () => log.gaps++);
-  return log;
-}
-
 const newClient = (url: string, extra: Partial<ConstructorParameters<typeof StreamClient>[0]> = {}) =>
   new StreamClient({ url, WebSocket, backoff: { initialMs: 20, maxMs: 100 }, random: () => 0.5, ...extra });
 
@@ -61,16 +22,9 @@ describe('StreamClient against the gateway', () => {
     srv = await startServer({}, { historyState: 10_000, historyEvents: 10_000 });
     const pub = srv.bus.publisher();
     const symbols = ['VNM', 'FPT', 'HPG'];
-    const latest: Record<string, BusMessage> = {};
-    let n = 0;
-    const publishRound = () => {
-      n++;
-      for (const s of symbols) {
-        latest[s] = pub.publish('market', s, 'state', makeQuote(s, n));
-        latest[`${s}:trades`] = pub.publish('market', `${s}:trades`, 'event', makeTrade(s, n));
-      }
-    };
-    publishRound();
+    const rounds = marketRounds(pub, symbols);
+    const { latest } = rounds;
+    rounds.publish();
 
     client = newClient(srv.url('/ws/market'), { symbols, trades: true });
     const log = record(client);
@@ -78,7 +32,7 @@ describe('StreamClient against the gateway', () => {
     await waitFor(() => client!.state === 'live', 'live');
 
     const ticker = setInterval(() => {
-      for (let i = 0; i < 5; i++) publishRound();
+      for (let i = 0; i < 5; i++) rounds.publish();
     }, 2);
     await sleep(30);
     srv.killSockets();
@@ -98,7 +52,7 @@ describe('StreamClient against the gateway', () => {
       expect(log.data[k]).toEqual(m.data);
     }
     expect(client.positions()['VNM']).toEqual({ seq: latest.VNM.seq, epoch: pub.epoch });
-    expect(n).toBeGreaterThan(20); // updates really were published while the client was away
+    expect(rounds.count).toBeGreaterThan(20); // updates really were published while the client was away
   });
 
   it('gets reset + snapshot when more was published than history holds', async () => {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import WebSocket, { type ClientOptions } from 'ws';
 import type { ClassifiedTrade, QuoteState, ServerMessage } from '@stock-tracker/protocol';
-import { InMemoryBus, type InMemoryBusOptions } from '../src/bus/index.ts';
+import { InMemoryBus, type BusMessage, type InMemoryBusOptions, type StreamPublisher } from '../src/bus/index.ts';
 import { createWsGateway, type WsGateway, type WsGatewayOptions } from '../src/ws/index.ts';
 
 export interface TestServer {
@@ -18,6 +18,13 @@ export interface TestServer {
 
 export async function startServer(gw: Partial<WsGatewayOptions> = {}, busOpts: InMemoryBusOptions = {}): Promise<TestServer> {
   const bus = new InMemoryBus(busOpts);
+  return { bus, ...(await serveGateway(bus, gw)) };
+}
+
+export type ServedGateway = Omit<TestServer, 'bus'>;
+
+/** A gateway on `bus` behind a real HTTP server on a random loopback port; stop() leaves the bus open. */
+export async function serveGateway(bus: WsGatewayOptions['bus'], gw: Partial<WsGatewayOptions> = {}): Promise<ServedGateway> {
   const server = http.createServer((_req, res) => {
     res.statusCode = 404;
     res.end();
@@ -32,7 +39,6 @@ export async function startServer(gw: Partial<WsGatewayOptions> = {}, busOpts: I
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    bus,
     gateway,
     server,
     url: (path) => `ws://127.0.0.1:${port}${path}`,
@@ -43,6 +49,17 @@ export async function startServer(gw: Partial<WsGatewayOptions> = {}, busOpts: I
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 5 ms; rejects naming `what` after `timeoutMs`. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
 }
 
 type Msg = ServerMessage & Record<string, any>;
@@ -157,6 +174,26 @@ export function makeQuote(symbol: string, n: number, depth = 3): QuoteState {
 
 export function makeTrade(symbol: string, n: number): ClassifiedTrade {
   return { id: `${symbol}-${n}`, symbol, ts: 1_717_380_000_000 + n, price: 10_000 + (n % 10) * 50, volume: 100 * (1 + (n % 5)), side: n % 2 ? 'buy' : 'sell', sideSource: 'quote', phase: 'continuous' };
+}
+
+/** Publishes rounds of market data, each a quote state and a trade event per symbol; `latest` holds every key's last message. */
+export function marketRounds(pub: StreamPublisher, symbols: readonly string[]) {
+  const latest: Record<string, BusMessage> = {};
+  let n = 0;
+  return {
+    latest,
+    /** Rounds published so far. */
+    get count() {
+      return n;
+    },
+    publish(): void {
+      n++;
+      for (const s of symbols) {
+        latest[s] = pub.publish('market', s, 'state', makeQuote(s, n));
+        latest[`${s}:trades`] = pub.publish('market', `${s}:trades`, 'event', makeTrade(s, n));
+      }
+    },
+  };
 }
 
 /** Asserts per-key contiguity of update frames starting after `start[key]`; returns the last seq per key. */

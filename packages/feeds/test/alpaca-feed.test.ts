@@ -8,53 +8,35 @@ import type { MarketEvent, TradeEvent } from '@stock-tracker/protocol';
 import { MarketEngine } from '@stock-tracker/engine';
 import { ALPACA_STREAM_ERRORS, AlpacaFatalError, AlpacaFeed, alpacaErrorRule, alpacaOptionsFromEnv, type AlpacaFeedOptions, type FeedLogger } from '../src/index.ts';
 import { FAKE_ALPACA_KEY, FAKE_ALPACA_SECRET, FakeAlpacaServer, type FakeAlpacaOptions } from '../../../test/fakes/alpaca-server.ts';
+import { harnesses } from './feed-harness.ts';
 
-interface Harness {
-  fake: FakeAlpacaServer;
-  feed: AlpacaFeed;
-  events: MarketEvent[];
-  warnings: string[];
-}
-
-let running: Harness[] = [];
+const feeds = harnesses();
 const extraSockets: WebSocket[] = [];
 
 afterEach(async () => {
   for (const ws of extraSockets.splice(0)) ws.terminate();
-  for (const h of running) {
-    await h.feed.stop();
-    await h.fake.close();
-  }
-  running = [];
+  await feeds.stopAll();
 });
 
-function recordingLogger(warnings: string[]): FeedLogger {
-  const push = (o: object | string, msg?: string) => warnings.push(msg ?? (typeof o === 'string' ? o : JSON.stringify(o)));
-  return { info: () => {}, debug: () => {}, warn: push, error: push };
-}
-
-async function harness(fakeOpts: FakeAlpacaOptions = {}, feedOpts: Partial<AlpacaFeedOptions> = {}, start = true): Promise<Harness> {
+async function harness(fakeOpts: FakeAlpacaOptions = {}, feedOpts: Partial<AlpacaFeedOptions> = {}, start = true) {
   const fake = await FakeAlpacaServer.start(fakeOpts);
-  const warnings: string[] = [];
-  const feed = new AlpacaFeed({
-    keyId: FAKE_ALPACA_KEY,
-    secretKey: FAKE_ALPACA_SECRET,
-    feed: 'iex',
-    streamUrl: fake.streamUrl('iex'),
-    restUrl: fake.restUrl,
-    symbols: ['AAPL', 'MSFT'],
-    referenceData: false,
-    backoff: { initialMs: 20, maxMs: 100 },
-    connectionLimitBackoffMs: 600,
-    startTimeoutMs: 5_000,
-    request: { retries: 1, backoff: { initialMs: 10, maxMs: 20 } },
-    log: recordingLogger(warnings),
-    ...feedOpts,
-  });
-  const h = { fake, feed, events: [] as MarketEvent[], warnings };
-  running.push(h);
-  if (start) await feed.start((ev) => h.events.push(ev));
-  return h;
+  const makeFeed = (log: FeedLogger) =>
+    new AlpacaFeed({
+      keyId: FAKE_ALPACA_KEY,
+      secretKey: FAKE_ALPACA_SECRET,
+      feed: 'iex',
+      streamUrl: fake.streamUrl('iex'),
+      restUrl: fake.restUrl,
+      symbols: ['AAPL', 'MSFT'],
+      referenceData: false,
+      backoff: { initialMs: 20, maxMs: 100 },
+      connectionLimitBackoffMs: 600,
+      startTimeoutMs: 5_000,
+      request: { retries: 1, backoff: { initialMs: 10, maxMs: 20 } },
+      log,
+      ...feedOpts,
+    });
+  return feeds.open(fake, makeFeed, start);
 }
 
 const T0 = Date.parse('2024-07-02T14:00:00.123Z'); // 10:00 New York

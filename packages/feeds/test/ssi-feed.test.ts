@@ -7,50 +7,29 @@ import type { MarketEvent, SymbolRef, TradeEvent } from '@stock-tracker/protocol
 import { tradingDateOf } from '@stock-tracker/engine';
 import { SsiCredentialsError, SsiFeed, SSI_DEFAULT_CHANNELS, type FeedLogger, type SsiFeedOptions } from '../src/index.ts';
 import { FAKE_SSI_ID, FAKE_SSI_SECRET, FakeSsiServer, type FakeSsiOptions } from '../../../test/fakes/ssi-server.ts';
+import { harnesses } from './feed-harness.ts';
 
 const VN = 'Asia/Ho_Chi_Minh';
 
-interface Harness {
-  fake: FakeSsiServer;
-  feed: SsiFeed;
-  events: MarketEvent[];
-  warnings: string[];
-}
+const feeds = harnesses();
+afterEach(() => feeds.stopAll());
 
-let running: Harness[] = [];
-
-afterEach(async () => {
-  for (const h of running) {
-    await h.feed.stop();
-    await h.fake.close();
-  }
-  running = [];
-});
-
-function recordingLogger(warnings: string[]): FeedLogger {
-  const push = (o: object | string, msg?: string) => warnings.push(msg ?? (typeof o === 'string' ? o : JSON.stringify(o)));
-  return { info: () => {}, debug: () => {}, warn: push, error: push };
-}
-
-async function harness(fakeOpts: FakeSsiOptions = {}, feedOpts: Partial<SsiFeedOptions> = {}, start = true): Promise<Harness> {
+async function harness(fakeOpts: FakeSsiOptions = {}, feedOpts: Partial<SsiFeedOptions> = {}, start = true) {
   const fake = await FakeSsiServer.start(fakeOpts);
-  const warnings: string[] = [];
-  const feed = new SsiFeed({
-    consumerId: FAKE_SSI_ID,
-    consumerSecret: FAKE_SSI_SECRET,
-    restUrl: fake.restUrl,
-    streamUrl: fake.streamUrl,
-    backoff: { initialMs: 20, maxMs: 100 },
-    request: { retries: 2, backoff: { initialMs: 10, maxMs: 50 } },
-    startTimeoutMs: 5_000,
-    referenceData: false,
-    log: recordingLogger(warnings),
-    ...feedOpts,
-  });
-  const h = { fake, feed, events: [] as MarketEvent[], warnings };
-  running.push(h);
-  if (start) await feed.start((ev) => h.events.push(ev));
-  return h;
+  const makeFeed = (log: FeedLogger) =>
+    new SsiFeed({
+      consumerId: FAKE_SSI_ID,
+      consumerSecret: FAKE_SSI_SECRET,
+      restUrl: fake.restUrl,
+      streamUrl: fake.streamUrl,
+      backoff: { initialMs: 20, maxMs: 100 },
+      request: { retries: 2, backoff: { initialMs: 10, maxMs: 50 } },
+      startTimeoutMs: 5_000,
+      referenceData: false,
+      log,
+      ...feedOpts,
+    });
+  return feeds.open(fake, makeFeed, start);
 }
 
 /** Now, to the second (SSI times have second resolution), and today's Vietnamese trading date. */

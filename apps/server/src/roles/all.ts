@@ -8,7 +8,7 @@
  * let in-flight requests finish, flush the writer, close the database.
  */
 import type { FastifyInstance } from 'fastify';
-import { HNX, HOSE, MarketEngine, UPCOM, US } from '@stock-tracker/engine';
+import { MarketEngine } from '@stock-tracker/engine';
 import { systemClock, type Clock, type Feed } from '@stock-tracker/feeds';
 import { WS_CLOSE } from '@stock-tracker/protocol';
 import type { Config } from '../config.ts';
@@ -27,7 +27,8 @@ import { monitorEventLoop } from '../observability/event-loop.ts';
 import { createFeed } from './feed-factory.ts';
 import { displayUrl, gatewaySettings, httpSettings } from './shared.ts';
 import { createAuth } from '../auth/index.ts';
-import { FeedWatchdog, feedFreshnessCheck, publishSystemAlert } from '../feed-health/index.ts';
+import { feedFreshnessCheck } from '../feed-health/index.ts';
+import { configuredWatchdog } from '../feed-health/configured-watchdog.ts';
 
 export interface StartOptions {
   config: Config;
@@ -77,22 +78,15 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     // One publisher (one epoch) for market data and system alerts alike.
     const publisher = bus.publisher();
     const collector = new Collector({ feed, engine, publisher, writer, clock, registry, log });
-    const watchdog =
-      config.feed.staleAfterMs > 0
-        ? new FeedWatchdog({
-            feed,
-            quotes: () => engine.quotes(),
-            marketTime: () => collector.marketTime(),
-            clock,
-            staleAfterMs: config.feed.staleAfterMs,
-            fallbackRules: config.feed.kind === 'alpaca' ? [US] : [HOSE, HNX, UPCOM],
-            // The simulator's compressed day and replayed tapes keep their own session clock.
-            calendar: config.feed.kind === 'simulator' || config.feed.kind === 'replay' ? 'feed' : 'exchange',
-            registry,
-            log,
-            onAlert: (alert) => publishSystemAlert(publisher, alert),
-          })
-        : null;
+    const watchdog = configuredWatchdog(config.feed, {
+      feed,
+      quotes: () => engine.quotes(),
+      marketTime: () => collector.marketTime(),
+      clock,
+      registry,
+      log,
+      publisher,
+    });
     collector.preload(await repos.symbols.list());
     const auth = createAuth(config, db, user.id, log);
     if (config.auth.mode === 'none' && config.appEnv === 'production') log.warn('AUTH_MODE=none in production: every client acts for the local user');

@@ -24,7 +24,7 @@ import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
-import { HNX, HOSE, MarketEngine, UPCOM, US } from '@stock-tracker/engine';
+import { MarketEngine } from '@stock-tracker/engine';
 import { systemClock, type Clock, type Feed, type FeedStatus } from '@stock-tracker/feeds';
 import type { EngineOutput, MarketEvent } from '@stock-tracker/protocol';
 import type { Config } from '../config.ts';
@@ -43,7 +43,8 @@ import { monitorEventLoop } from '../observability/event-loop.ts';
 import { LiveViewWriter } from '../market-view/view-writer.ts';
 import { viewKeys } from '../market-view/keys.ts';
 import { AlertRuleFollower } from '../market-view/alert-rule-sync.ts';
-import { FEED_FRESHNESS_CHECK, FeedWatchdog, feedFreshnessCheck, publishSystemAlert } from '../feed-health/index.ts';
+import { FEED_FRESHNESS_CHECK, FeedWatchdog, feedFreshnessCheck } from '../feed-health/index.ts';
+import { configuredWatchdog } from '../feed-health/configured-watchdog.ts';
 import { createFeed } from './feed-factory.ts';
 import { TakeoverGuard, loadTakeoverBaseline, type TakeoverBaseline, type TakeoverGuardStats } from './takeover-guard.ts';
 import { ChunkedFeed } from './chunked-feed.ts';
@@ -373,21 +374,15 @@ class Leadership {
     this.feed.current = feed;
     const collector = new Collector({ feed: this.feed, engine, publisher: guard, writer: tap, clock, registry, log });
     // Stale-feed notices, as in the `all` role; published through the guard like every other message.
-    const watchdog =
-      config.feed.staleAfterMs > 0
-        ? new FeedWatchdog({
-            feed: this.feed,
-            quotes: () => engine.quotes(),
-            marketTime: () => collector.marketTime(),
-            clock,
-            staleAfterMs: config.feed.staleAfterMs,
-            fallbackRules: config.feed.kind === 'alpaca' ? [US] : [HOSE, HNX, UPCOM],
-            calendar: config.feed.kind === 'simulator' || config.feed.kind === 'replay' ? 'feed' : 'exchange',
-            registry,
-            log,
-            onAlert: (alert) => publishSystemAlert(guard, alert),
-          })
-        : null;
+    const watchdog = configuredWatchdog(config.feed, {
+      feed: this.feed,
+      quotes: () => engine.quotes(),
+      marketTime: () => collector.marketTime(),
+      clock,
+      registry,
+      log,
+      publisher: guard,
+    });
     guard.hold();
     try {
       collector.preload(refs);

@@ -195,6 +195,17 @@ interface BarRow {
   trades: number;
   closed: boolean;
 }
+/** The volume and value columns bars and session summaries share. */
+type FlowRow = Pick<BarRow, 'volume' | 'value' | 'vwap' | 'buy_volume' | 'sell_volume' | 'unknown_volume' | 'trades'>;
+const toFlow = (r: FlowRow) => ({
+  volume: r.volume,
+  value: r.value,
+  vwap: r.vwap,
+  buyVolume: r.buy_volume,
+  sellVolume: r.sell_volume,
+  unknownVolume: r.unknown_volume,
+  trades: r.trades,
+});
 const toBar = (symbol: string, interval: BarInterval, r: BarRow): Bar => ({
   symbol,
   interval,
@@ -203,13 +214,7 @@ const toBar = (symbol: string, interval: BarInterval, r: BarRow): Bar => ({
   high: r.high,
   low: r.low,
   close: r.close,
-  volume: r.volume,
-  value: r.value,
-  vwap: r.vwap,
-  buyVolume: r.buy_volume,
-  sellVolume: r.sell_volume,
-  unknownVolume: r.unknown_volume,
-  trades: r.trades,
+  ...toFlow(r),
   closed: r.closed,
 });
 
@@ -230,13 +235,7 @@ const toSession = (r: SessionRow): SessionSummary => ({
   high: r.high,
   low: r.low,
   close: r.close,
-  volume: r.volume,
-  value: r.value,
-  vwap: r.vwap,
-  buyVolume: r.buy_volume,
-  sellVolume: r.sell_volume,
-  unknownVolume: r.unknown_volume,
-  trades: r.trades,
+  ...toFlow(r),
 });
 
 /** The whole day from its phases, for days whose `day` row was never written (e.g. the collector stopped before close). */
@@ -363,19 +362,64 @@ function setClause(patch: Record<string, unknown>, columns: Record<string, strin
   return sets;
 }
 
+/** Rows of `table` for one `keyColumn` value in a time window over `ts`, oldest first. */
+async function windowRows<Row>(db: Db, select: string, table: string, keyColumn: string, key: string, w: TimeWindow): Promise<Row[]> {
+  const params: unknown[] = [key];
+  const c = windowClause('ts', w, params);
+  const { rows } = await db.query<Row>(`SELECT ${select} FROM ${table} WHERE ${keyColumn} = $1${c.where} ORDER BY ts ${c.order} LIMIT ${c.limit}`, params);
+  return oldestFirst(rows, c.order);
+}
+
+/** `(ts, id) < cursor` for a newest-first page; params are appended to `params`. */
+function beforeCursor(cursor: string, params: unknown[]): string {
+  const pos = decodeCursor(cursor);
+  params.push(iso(pos.ts), pos.id);
+  return `(ts, id) < ($${params.length - 1}::timestamptz, $${params.length}::text)`;
+}
+
+/** A page from rows read with LIMIT n + 1: the extra row only says that there is a next page. */
+function pageOf<Row, T extends { ts: number; id: string }>(rows: Row[], n: number, map: (r: Row) => T): Page<T> {
+  const items = rows.slice(0, n).map(map);
+  const last = items[items.length - 1];
+  return { items, next: rows.length > n && last ? encodeCursor(last) : null };
+}
+
+/**
+ * list/get/update/remove for a table of rows each owned by one user (`user_id`, `id`,
+ * `created_at`, `updated_at`): another user's row behaves as not found.
+ */
+function ownedRows<Row, T, Patch extends Record<string, unknown>>(db: Db, table: string, cols: string, map: (r: Row) => T, patchColumns: Record<string, string>) {
+  const one = async (sql: string, params: unknown[]): Promise<Row | undefined> => (await db.query<Row>(sql, params)).rows[0];
+  return {
+    async list(userId: string): Promise<T[]> {
+      const { rows } = await db.query<Row>(`SELECT ${cols} FROM ${table} WHERE user_id = $1 ORDER BY created_at, id`, [userId]);
+      return rows.map(map);
+    },
+    async get(userId: string, id: string): Promise<T | undefined> {
+      const r = await one(`SELECT ${cols} FROM ${table} WHERE user_id = $1 AND id = $2`, [userId, id]);
+      return r && map(r);
+    },
+    async update(userId: string, id: string, patch: Patch): Promise<T | undefined> {
+      const params: unknown[] = [userId, id];
+      const sets = setClause(patch, patchColumns, params);
+      const r = await one(`UPDATE ${table} SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE user_id = $1 AND id = $2 RETURNING ${cols}`, params);
+      return r && map(r);
+    },
+    async remove(userId: string, id: string): Promise<boolean> {
+      const r = await db.query(`DELETE FROM ${table} WHERE user_id = $1 AND id = $2 RETURNING id`, [userId, id]);
+      return r.rows.length > 0;
+    },
+  };
+}
+
 // --- bars ---------------------------------------------------------------------
 
 async function barsRange(db: Db, symbol: string, interval: BarInterval, w: TimeWindow): Promise<Bar[]> {
-  const params: unknown[] = [symbol];
   if (interval === '1m') {
-    const c = windowClause('ts', w, params);
-    const { rows } = await db.query<BarRow>(
-      `SELECT ${ms('ts')} AS ts, open, high, low, close, volume, value, vwap, buy_volume, sell_volume, unknown_volume, trades, true AS closed
-       FROM bars_1m WHERE symbol = $1${c.where} ORDER BY ts ${c.order} LIMIT ${c.limit}`,
-      params,
-    );
-    return oldestFirst(rows, c.order).map((r) => toBar(symbol, interval, r));
+    const select = `${ms('ts')} AS ts, open, high, low, close, volume, value, vwap, buy_volume, sell_volume, unknown_volume, trades, true AS closed`;
+    return (await windowRows<BarRow>(db, select, 'bars_1m', 'symbol', symbol, w)).map((r) => toBar(symbol, interval, r));
   }
+  const params: unknown[] = [symbol];
   let bucket: string;
   let bucketEnd: string;
   if (interval === '1d') {
@@ -442,6 +486,15 @@ export function withBackfilledDays(built: Bar[], daily: Bar[], w: TimeWindow): B
 
 export function createRepositories(db: Db): Repositories {
   const one = async <T>(sql: string, params: unknown[]): Promise<T | undefined> => (await db.query<T>(sql, params)).rows[0];
+  const rules = ownedRows<RuleRow, AlertRule, AlertRuleUpdate>(db, 'alert_rules', RULE_COLS, toRule, {
+    symbol: 'symbol',
+    kind: 'kind',
+    threshold: 'threshold',
+    period: 'period',
+    cooldownMs: 'cooldown_ms',
+    enabled: 'enabled',
+    note: 'note',
+  });
 
   return {
     symbols: {
@@ -462,20 +515,13 @@ export function createRepositories(db: Db): Repositories {
       async recent(symbol, limit, before) {
         const n = clampLimit(limit);
         const params: unknown[] = [symbol, n + 1];
-        let cond = '';
-        if (before !== undefined) {
-          const pos = decodeCursor(before);
-          params.push(iso(pos.ts), pos.id);
-          cond = ' AND (ts, id) < ($3::timestamptz, $4::text)';
-        }
+        const cond = before !== undefined ? ` AND ${beforeCursor(before, params)}` : '';
         const { rows } = await db.query<TradeRow>(
           `SELECT symbol, id, ${ms('ts')} AS ts, price, volume, side, side_source, phase
            FROM trades WHERE symbol = $1${cond} ORDER BY ts DESC, id DESC LIMIT $2`,
           params,
         );
-        const items = rows.slice(0, n).map(toTrade);
-        const last = items[items.length - 1];
-        return { items, next: rows.length > n && last ? encodeCursor(last) : null };
+        return pageOf(rows, n, toTrade);
       },
       async count() {
         const r = await one<{ n: number }>('SELECT count(*)::float8 AS n FROM trades', []);
@@ -512,42 +558,21 @@ export function createRepositories(db: Db): Repositories {
 
     foreign: {
       async history(symbol, opts) {
-        const params: unknown[] = [symbol];
-        const c = windowClause('ts', opts, params);
-        const { rows } = await db.query<ForeignRow>(
-          `SELECT symbol, ${ms('ts')} AS ts, buy_volume, sell_volume, buy_value, sell_value, net_volume, net_value,
-                  total_room, current_room, room_usage_pct
-           FROM foreign_flows WHERE symbol = $1${c.where} ORDER BY ts ${c.order} LIMIT ${c.limit}`,
-          params,
-        );
-        return oldestFirst(rows, c.order).map(toForeign);
+        const select = `symbol, ${ms('ts')} AS ts, buy_volume, sell_volume, buy_value, sell_value, net_volume, net_value,
+                  total_room, current_room, room_usage_pct`;
+        return (await windowRows<ForeignRow>(db, select, 'foreign_flows', 'symbol', symbol, opts)).map(toForeign);
       },
     },
 
     indices: {
-      async history(id, opts) {
-        const params: unknown[] = [id];
-        const c = windowClause('ts', opts, params);
-        const { rows } = await db.query<{ ts: number; value: number }>(
-          `SELECT ${ms('ts')} AS ts, value FROM index_values WHERE index_id = $1${c.where} ORDER BY ts ${c.order} LIMIT ${c.limit}`,
-          params,
-        );
-        return oldestFirst(rows, c.order);
-      },
+      history: (id, opts) => windowRows<{ ts: number; value: number }>(db, `${ms('ts')} AS ts, value`, 'index_values', 'index_id', id, opts),
     },
 
     alertRules: {
+      ...rules,
       async listAll() {
         const { rows } = await db.query<RuleRow>(`SELECT ${RULE_COLS} FROM alert_rules ORDER BY created_at, id`);
         return rows.map(toRule);
-      },
-      async list(userId) {
-        const { rows } = await db.query<RuleRow>(`SELECT ${RULE_COLS} FROM alert_rules WHERE user_id = $1 ORDER BY created_at, id`, [userId]);
-        return rows.map(toRule);
-      },
-      async get(userId, id) {
-        const r = await one<RuleRow>(`SELECT ${RULE_COLS} FROM alert_rules WHERE user_id = $1 AND id = $2`, [userId, id]);
-        return r && toRule(r);
       },
       async create(userId, input) {
         const r = await one<RuleRow>(
@@ -556,19 +581,6 @@ export function createRepositories(db: Db): Repositories {
           [randomUUID(), userId, input.symbol, input.kind, input.threshold, input.period ?? null, input.cooldownMs ?? 60_000, input.enabled ?? true, input.note ?? null],
         );
         return toRule(r!);
-      },
-      async update(userId, id, patch) {
-        const params: unknown[] = [userId, id];
-        const sets = setClause(patch, { symbol: 'symbol', kind: 'kind', threshold: 'threshold', period: 'period', cooldownMs: 'cooldown_ms', enabled: 'enabled', note: 'note' }, params);
-        const r = await one<RuleRow>(
-          `UPDATE alert_rules SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE user_id = $1 AND id = $2 RETURNING ${RULE_COLS}`,
-          params,
-        );
-        return r && toRule(r);
-      },
-      async remove(userId, id) {
-        const r = await db.query('DELETE FROM alert_rules WHERE user_id = $1 AND id = $2 RETURNING id', [userId, id]);
-        return r.rows.length > 0;
       },
     },
 
@@ -581,50 +593,24 @@ export function createRepositories(db: Db): Repositories {
           params.push(opts.symbol);
           conds.push(`symbol = $${params.length}`);
         }
-        if (opts.before !== undefined) {
-          const pos = decodeCursor(opts.before);
-          params.push(iso(pos.ts), pos.id);
-          conds.push(`(ts, id) < ($${params.length - 1}::timestamptz, $${params.length}::text)`);
-        }
+        if (opts.before !== undefined) conds.push(beforeCursor(opts.before, params));
         const { rows } = await db.query<AlertEventRow>(
           `SELECT id, rule_id, user_id, symbol, kind, ${ms('ts')} AS ts, value, threshold, message
            FROM alert_events WHERE user_id = $1${conds.map((c) => ` AND ${c}`).join('')} ORDER BY ts DESC, id DESC LIMIT $2`,
           params,
         );
-        const items = rows.slice(0, n).map(toAlertEvent);
-        const last = items[items.length - 1];
-        return { items, next: rows.length > n && last ? encodeCursor(last) : null };
+        return pageOf(rows, n, toAlertEvent);
       },
     },
 
     watchlists: {
-      async list(userId) {
-        const { rows } = await db.query<WatchlistRow>(`SELECT ${WATCHLIST_COLS} FROM watchlists WHERE user_id = $1 ORDER BY created_at, id`, [userId]);
-        return rows.map(toWatchlist);
-      },
-      async get(userId, id) {
-        const r = await one<WatchlistRow>(`SELECT ${WATCHLIST_COLS} FROM watchlists WHERE user_id = $1 AND id = $2`, [userId, id]);
-        return r && toWatchlist(r);
-      },
+      ...ownedRows<WatchlistRow, Watchlist, WatchlistUpdate>(db, 'watchlists', WATCHLIST_COLS, toWatchlist, { name: 'name', symbols: 'symbols' }),
       async create(userId, input) {
         const r = await one<WatchlistRow>(
           `INSERT INTO watchlists (id, user_id, name, symbols) VALUES ($1, $2, $3, $4::text[]) RETURNING ${WATCHLIST_COLS}`,
           [randomUUID(), userId, input.name, input.symbols ?? []],
         );
         return toWatchlist(r!);
-      },
-      async update(userId, id, patch) {
-        const params: unknown[] = [userId, id];
-        const sets = setClause(patch, { name: 'name', symbols: 'symbols' }, params);
-        const r = await one<WatchlistRow>(
-          `UPDATE watchlists SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE user_id = $1 AND id = $2 RETURNING ${WATCHLIST_COLS}`,
-          params,
-        );
-        return r && toWatchlist(r);
-      },
-      async remove(userId, id) {
-        const r = await db.query('DELETE FROM watchlists WHERE user_id = $1 AND id = $2 RETURNING id', [userId, id]);
-        return r.rows.length > 0;
       },
     },
 

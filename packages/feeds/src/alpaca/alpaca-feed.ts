@@ -20,6 +20,7 @@ import type { Clock, Feed, FeedStatus } from '../feed.ts';
 import { systemClock } from '../feed.ts';
 import { Backoff, type BackoffOptions } from '../live/backoff.ts';
 import { FeedHealth } from '../live/feed-health.ts';
+import { FeedLifecycle } from '../live/lifecycle.ts';
 import { silentFeedLogger, type FeedLogger } from '../live/log.ts';
 import { after, sleep } from '../live/timers.ts';
 import { RecentTradeIds } from '../live/trade-ids.ts';
@@ -106,15 +107,12 @@ export class AlpacaFeed implements Feed {
   private readonly clock: Clock;
   private readonly log: FeedLogger;
   private readonly health: FeedHealth;
+  private readonly life: FeedLifecycle;
   private readonly backoff: Backoff;
   private readonly slowBackoff: Backoff;
   private readonly delivered = new RecentTradeIds();
   private sink: ((ev: MarketEvent) => void) | null = null;
   private ws: WebSocket | null = null;
-  private abort = new AbortController();
-  private loop: Promise<void> | null = null;
-  private cancelStartTimer: (() => void) | null = null;
-  private startup: { resolve(): void; reject(e: Error): void } | null = null;
   /** What the server last confirmed (`subscription` message). */
   accepted: Record<string, string[]> = {};
 
@@ -128,45 +126,22 @@ export class AlpacaFeed implements Feed {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentFeedLogger;
     this.health = new FeedHealth(this.name, this.clock, this.log);
+    this.life = new FeedLifecycle(this.name, this.clock, this.health);
     this.backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000, ...opts.backoff });
     const slow = opts.connectionLimitBackoffMs ?? 60_000;
     this.slowBackoff = new Backoff({ initialMs: slow, maxMs: Math.max(slow, 600_000), factor: 2, jitter: 0.2 });
   }
 
   start(sink: (ev: MarketEvent) => void): Promise<void> {
-    if (this.loop) return Promise.reject(new Error(`${this.name}: already started`));
-    this.sink = sink;
-    this.abort = new AbortController();
-    this.health.state = 'connecting';
-    const started = new Promise<void>((resolve, reject) => {
-      this.startup = { resolve, reject };
-    });
-    this.cancelStartTimer = after(this.clock, this.o.startTimeoutMs ?? 15_000, () => this.settleStartup());
-    this.loop = this.run();
-    return started;
+    return this.life.start(this.o.startTimeoutMs ?? 15_000, () => (this.sink = sink), () => this.run());
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    this.cancelStartTimer?.();
-    this.ws?.close(1000, 'stopping');
-    await this.loop;
-    this.loop = null;
-    if (this.health.state !== 'failed') this.health.state = 'stopped';
-    this.settleStartup();
+  stop(): Promise<void> {
+    return this.life.stop(() => this.ws?.close(1000, 'stopping'));
   }
 
   status(): FeedStatus {
     return this.health.status();
-  }
-
-  private settleStartup(err?: Error): void {
-    const s = this.startup;
-    if (!s) return;
-    this.startup = null;
-    this.cancelStartTimer?.();
-    if (err) s.reject(err);
-    else s.resolve();
   }
 
   private get url(): string {
@@ -176,27 +151,27 @@ export class AlpacaFeed implements Feed {
   private async run(): Promise<void> {
     if (this.o.referenceData ?? this.feed !== 'test') await this.loadReference();
     let connections = 0;
-    while (!this.abort.signal.aborted) {
+    while (!this.life.stopped) {
       const outcome = await this.session(() => {
         if (connections++ > 0) this.health.reconnects += 1;
         this.health.state = 'connected';
         this.health.lastError = null;
         this.backoff.reset();
         this.slowBackoff.reset();
-        this.settleStartup();
+        this.life.settle();
         this.log.info({ feed: this.name, url: this.url, accepted: this.accepted }, `${this.name}: streaming`);
       });
-      if (outcome.kind === 'stopped' || this.abort.signal.aborted) break;
+      if (outcome.kind === 'stopped' || this.life.stopped) break;
       if (outcome.kind === 'fatal') {
         this.health.state = 'failed';
         this.health.error('fatal', outcome.reason, 'error');
-        this.settleStartup(new AlpacaFatalError(outcome.reason));
+        this.life.settle(new AlpacaFatalError(outcome.reason));
         return;
       }
       this.health.state = 'reconnecting';
       const wait = outcome.kind === 'reconnect_slowly' ? this.slowBackoff.next() : this.backoff.next();
       this.log.warn({ feed: this.name, waitMs: wait }, `${this.name}: ${outcome.reason}; reconnecting in ${Math.round(wait / 1000)} s`);
-      await sleep(this.clock, wait, this.abort.signal);
+      await sleep(this.clock, wait, this.life.signal);
     }
   }
 
@@ -306,7 +281,7 @@ export class AlpacaFeed implements Feed {
       ws.on('close', (code) => {
         for (const t of timers) t();
         if (this.ws === ws) this.ws = null;
-        if (this.abort.signal.aborted) return resolve({ kind: 'stopped' });
+        if (this.life.stopped) return resolve({ kind: 'stopped' });
         resolve(outcome ?? { kind: 'reconnect', reason: `connection closed (${code})` });
       });
     });
@@ -336,13 +311,13 @@ export class AlpacaFeed implements Feed {
         this.symbols,
         // The REST `feed` parameter knows iex and sip; otherwise let Alpaca pick what the plan allows.
         this.feed === 'iex' || this.feed === 'sip' ? this.feed : undefined,
-        { clock: this.clock, retries: 2, ...this.o.request, signal: this.abort.signal },
+        { clock: this.clock, retries: 2, ...this.o.request, signal: this.life.signal },
       );
       for (const s of r.skipped) this.health.malformed('reference_row', s);
       const now = this.clock.now();
       for (const ref of r.refs) this.emit({ type: 'reference', ts: now, ref });
     } catch (err) {
-      if (this.abort.signal.aborted) return;
+      if (this.life.stopped) return;
       // Not fatal: without a reference the engine lists a symbol from its first trade.
       this.health.error('reference', `reference prices not loaded: ${(err as Error).message}`);
     }

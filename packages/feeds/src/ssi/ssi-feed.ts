@@ -22,6 +22,7 @@ import type { Clock, Feed, FeedStatus } from '../feed.ts';
 import { systemClock } from '../feed.ts';
 import { Backoff, type BackoffOptions } from '../live/backoff.ts';
 import { FeedHealth } from '../live/feed-health.ts';
+import { FeedLifecycle } from '../live/lifecycle.ts';
 import { silentFeedLogger, type FeedLogger } from '../live/log.ts';
 import { after, sleep } from '../live/timers.ts';
 import { RecentTradeIds } from '../live/trade-ids.ts';
@@ -86,6 +87,7 @@ export class SsiFeed implements Feed {
   private readonly clock: Clock;
   private readonly log: FeedLogger;
   private readonly health: FeedHealth;
+  private readonly life: FeedLifecycle;
   private readonly tokens: SsiTokenProvider;
   private readonly rest: SsiRestClient;
   private readonly backoff: Backoff;
@@ -94,13 +96,10 @@ export class SsiFeed implements Feed {
   private statics = new Map<string, SsiStaticInfo>();
   private sink: ((ev: MarketEvent) => void) | null = null;
   private conn: SignalRConnection | null = null;
-  private abort = new AbortController();
-  private loop: Promise<void> | null = null;
   private cancelTimers: (() => void)[] = [];
   private cancelRenewal: (() => void) | null = null;
   private referenceDate: string | null = null;
   private referenceLoading = false;
-  private startup: { resolve(): void; reject(e: Error): void } | null = null;
 
   constructor(opts: SsiFeedOptions) {
     if (!opts.consumerId || !opts.consumerSecret) throw new Error('SsiFeed: consumerId and consumerSecret are required');
@@ -109,6 +108,7 @@ export class SsiFeed implements Feed {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentFeedLogger;
     this.health = new FeedHealth(this.name, this.clock, this.log);
+    this.life = new FeedLifecycle(this.name, this.clock, this.health);
     const restUrl = opts.restUrl ?? SSI_DEFAULT_REST_URL;
     this.tokens = new SsiTokenProvider({
       restUrl,
@@ -127,51 +127,31 @@ export class SsiFeed implements Feed {
   }
 
   start(sink: (ev: MarketEvent) => void): Promise<void> {
-    if (this.loop) return Promise.reject(new Error(`${this.name}: already started`));
-    this.sink = sink;
-    this.abort = new AbortController();
-    this.health.state = 'connecting';
-    const started = new Promise<void>((resolve, reject) => {
-      this.startup = { resolve, reject };
-    });
-    this.cancelTimers.push(after(this.clock, this.o.startTimeoutMs ?? 15_000, () => this.settleStartup()));
-    this.loop = this.run();
-    return started;
+    return this.life.start(this.o.startTimeoutMs ?? 15_000, () => (this.sink = sink), () => this.run());
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    for (const c of this.cancelTimers) c();
-    this.cancelTimers = [];
-    this.cancelRenewal?.();
-    this.cancelRenewal = null;
-    this.conn?.close();
-    this.conn = null;
-    await this.loop;
-    this.loop = null;
-    if (this.health.state !== 'failed') this.health.state = 'stopped';
-    this.settleStartup();
+  stop(): Promise<void> {
+    return this.life.stop(() => {
+      for (const c of this.cancelTimers) c();
+      this.cancelTimers = [];
+      this.cancelRenewal?.();
+      this.cancelRenewal = null;
+      this.conn?.close();
+      this.conn = null;
+    });
   }
 
   status(): FeedStatus {
     return this.health.status();
   }
 
-  private settleStartup(err?: Error): void {
-    const s = this.startup;
-    if (!s) return;
-    this.startup = null;
-    if (err) s.reject(err);
-    else s.resolve();
-  }
-
   private get stopped(): boolean {
-    return this.abort.signal.aborted;
+    return this.life.stopped;
   }
 
   /** Resolves when stop() is called (ends the wait on a live connection). */
   private aborted(): Promise<string> {
-    const signal = this.abort.signal;
+    const signal = this.life.signal;
     return new Promise((resolve) => {
       if (signal.aborted) resolve('stopped');
       else signal.addEventListener('abort', () => resolve('stopped'), { once: true });
@@ -198,7 +178,7 @@ export class SsiFeed implements Feed {
         this.health.state = 'connected';
         this.health.lastError = null;
         this.backoff.reset();
-        this.settleStartup();
+        this.life.settle();
         this.log.info({ feed: this.name, channels: this.channels }, `${this.name}: streaming`);
         reason = await Promise.race([lost, this.aborted()]);
         if (this.stopped) break;
@@ -208,7 +188,7 @@ export class SsiFeed implements Feed {
         if (err instanceof SsiCredentialsError) {
           this.health.state = 'failed';
           this.health.error('auth', err.message, 'error');
-          this.settleStartup(err);
+          this.life.settle(err);
           return;
         }
         if (err instanceof SignalRError && err.status === 401) {
@@ -222,7 +202,7 @@ export class SsiFeed implements Feed {
       this.conn?.close();
       this.conn = null;
       this.health.state = 'reconnecting';
-      await sleep(this.clock, this.backoff.next(), this.abort.signal);
+      await sleep(this.clock, this.backoff.next(), this.life.signal);
     }
   }
 
@@ -302,7 +282,7 @@ export class SsiFeed implements Feed {
     this.referenceLoading = true;
     const now = this.clock.now();
     try {
-      const r = await loadSsiReference(this.rest, this.o.reference ?? {}, now, this.abort.signal);
+      const r = await loadSsiReference(this.rest, this.o.reference ?? {}, now, this.life.signal);
       this.statics = r.statics;
       for (const s of r.skipped) this.health.malformed('reference_row', `${s.endpoint}: ${s.message}`);
       for (const ref of r.refs) this.emit({ type: 'reference', ts: now, ref });
@@ -330,7 +310,7 @@ export class SsiFeed implements Feed {
         this.health.state = 'failed';
         this.health.error('auth', err.message, 'error');
         this.conn?.close();
-        this.abort.abort();
+        this.life.abort();
       });
     }, 60_000);
     this.cancelTimers.push(() => this.clock.clearInterval(h));
