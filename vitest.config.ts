@@ -8,5 +8,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One file at a time, whatever the core count: many files start whole topologies (nginx, api
+    // replicas, Chromium), and two of them side by side on a 2-core machine starve each other into
+    // flaky timeouts (measured: 2 workers failed the topology and board checks). ≈ 14 min here.
+    maxWorkers: 1,
   },
 });
