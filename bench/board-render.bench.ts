@@ -30,7 +30,7 @@ import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { priceLimits, roundDownToTick, rulesFor, stepPrice, type ExchangeRules } from '@stock-tracker/engine';
+import { priceLimits, roundDownToTick, rulesFor, stepPrice, type ExchangeRules } from '@stock-tracker/rules';
 import type { ClientMessage, Level, QuoteState, ServerMessage, SymbolRef } from '@stock-tracker/protocol';
 import { CHROMIUM_ARGS, launchBrowser } from '../apps/web/test/e2e/browser.ts';
 import { ensureWebBuild, WEB_DIST } from '../test/helpers/web-build.ts';

@@ -12,7 +12,8 @@
  * {"bench":"engine",...}.
  */
 import { ALERT_KINDS, type AlertRule, type MarketEvent, type SymbolRef } from '@stock-tracker/protocol';
-import { MarketEngine, HOSE, priceLimits, stepPrice } from '@stock-tracker/engine';
+import { MarketEngine } from '@stock-tracker/engine';
+import { HOSE, priceLimits, stepPrice } from '@stock-tracker/rules';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 

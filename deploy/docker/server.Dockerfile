@@ -11,6 +11,7 @@ WORKDIR /src
 # Manifests first: the dependency layer is reused until one of them changes.
 COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/rules/package.json packages/rules/
 COPY packages/engine/package.json packages/engine/
 COPY packages/feeds/package.json packages/feeds/
 COPY packages/client/package.json packages/client/
@@ -30,6 +31,7 @@ FROM node:22.22.0-alpine3.23 AS prod-deps
 WORKDIR /src
 COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/rules/package.json packages/rules/
 COPY packages/engine/package.json packages/engine/
 COPY packages/feeds/package.json packages/feeds/
 COPY packages/client/package.json packages/client/

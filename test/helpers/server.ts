@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { HNX, HOSE, UPCOM } from '@stock-tracker/engine';
+import { HNX, HOSE, UPCOM } from '@stock-tracker/rules';
 import { dayWindow, phaseChanges } from '@stock-tracker/feeds';
 import { REPO_ROOT, WEB_DIST } from './web-build.ts';
 

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { SYSTEM_ALERTS_KEY, type QuoteState, type SessionPhase, type SystemAlert } from '@stock-tracker/protocol';
-import { HOSE, US } from '@stock-tracker/engine';
+import { HOSE, US } from '@stock-tracker/rules';
 import { ManualClock, type FeedStatus } from '@stock-tracker/feeds';
 import { FeedWatchdog, feedFreshnessCheck, marketActivity, publishSystemAlert } from '../src/feed-health/index.ts';
 import { runChecks } from '../src/http/readiness.ts';

@@ -19,7 +19,7 @@
  * exchange's session status (continuous), as SSI's F channel does.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { tradingDateOf } from '@stock-tracker/engine';
+import { tradingDateOf } from '@stock-tracker/rules';
 import {
   SYSTEM_ALERTS_KEY,
   type ClassifiedTrade,

@@ -14,7 +14,7 @@
  * applied before it): the engine has no better prior price for it.
  */
 import type { ClassifiedTrade, SessionPhase, Side, SideSource, TradeEvent } from '@stock-tracker/protocol';
-import { isAuctionPhase } from './rules.ts';
+import { isAuctionPhase } from '@stock-tracker/rules';
 
 export interface ClassifierOptions {
   /** Trust the vendor's aggressor flag when present. Default true. */

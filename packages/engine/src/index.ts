@@ -1,4 +1,4 @@
-export * from './rules.ts';
+export * from '@stock-tracker/rules';
 export * from './quote-cache.ts';
 export * from './classifier.ts';
 export * from './session-aggregator.ts';

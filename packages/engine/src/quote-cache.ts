@@ -36,7 +36,7 @@ import type {
   StatusEvent,
   SymbolRef,
 } from '@stock-tracker/protocol';
-import { daySchedule, isOnTick, phaseInSchedule, tickSize, rulesFor, tradingDateOf, US, type DaySchedule, type ExchangeRules } from './rules.ts';
+import { daySchedule, isOnTick, phaseInSchedule, tickSize, rulesFor, tradingDateOf, US, type DaySchedule, type ExchangeRules } from '@stock-tracker/rules';
 
 interface StatusMark {
   phase: SessionPhase;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { IndexEvent, IndexState, QuoteState, SymbolRef } from '@stock-tracker/protocol';
 import { DEFAULT_INDICES, IndexCalculator } from '../src/index-calculator.ts';
-import { rulesFor, priceLimits } from '../src/rules.ts';
+import { rulesFor, priceLimits } from '@stock-tracker/rules';
 
 const DAY1 = '2024-06-03';
 const DAY2 = '2024-06-04';

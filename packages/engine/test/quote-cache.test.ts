@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { ClassifiedTrade, QuoteEvent, Side, SymbolRef } from '@stock-tracker/protocol';
 import { QuoteCache } from '../src/quote-cache.ts';
-import { HNX, HOSE, UPCOM, US, daySchedule, phaseAt, phaseInSchedule } from '../src/rules.ts';
+import { HNX, HOSE, UPCOM, US, daySchedule, phaseAt, phaseInSchedule } from '@stock-tracker/rules';
 import { foreignStateOf } from '../src/foreign-tracker.ts';
 
 /** 2024-01-02 at hh:mm in Vietnam (UTC+7, no DST). */

@@ -4,7 +4,7 @@
  * side, statuses on the US schedule). Shared by the round-trip and fuzz tests.
  */
 import fc from 'fast-check';
-import { localParts, phaseAt, US } from '@stock-tracker/engine';
+import { localParts, phaseAt, US } from '@stock-tracker/rules';
 import type { MarketEvent, SessionPhase } from '@stock-tracker/protocol';
 
 export const VN_TZ = 'Asia/Ho_Chi_Minh';

@@ -8,7 +8,7 @@ import {
   parseLine,
   type ParseContext,
 } from '@stock-tracker/feeds';
-import { localParts } from '@stock-tracker/engine';
+import { localParts } from '@stock-tracker/rules';
 import { alpacaEvent, ssiEvent } from './parsers-arbitraries.ts';
 import type { MarketEvent, SymbolRef } from '@stock-tracker/protocol';
 

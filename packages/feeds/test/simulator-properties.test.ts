@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { MarketEvent, type QuoteEvent, type SessionPhase, type SymbolRef } from '@stock-tracker/protocol';
-import { isOnTick, rulesFor } from '@stock-tracker/engine';
+import { isOnTick, rulesFor } from '@stock-tracker/rules';
 import { Simulator, phaseSequence, encodeEvent } from '../src/index.ts';
 
 const START = Date.parse('2025-01-06T08:30:00+07:00');

@@ -1,5 +1,5 @@
 import type { MarketEvent, SymbolRef, TradeEvent } from '@stock-tracker/protocol';
-import { HNX, HOSE, UPCOM, isOnTick, priceLimits, rulesFor } from '@stock-tracker/engine';
+import { HNX, HOSE, UPCOM, isOnTick, priceLimits, rulesFor } from '@stock-tracker/rules';
 import { LISTING, Simulator, VN30, encodeEvent, phaseChanges, dayWindow, tradingDateForDay } from '../src/index.ts';
 
 const START = Date.parse('2025-01-06T08:30:00+07:00'); // a Monday

@@ -4,7 +4,7 @@
  * expiry and renewal, reconnects, malformed input, refused credentials.
  */
 import type { MarketEvent, SymbolRef, TradeEvent } from '@stock-tracker/protocol';
-import { tradingDateOf } from '@stock-tracker/engine';
+import { tradingDateOf } from '@stock-tracker/rules';
 import { SsiCredentialsError, SsiFeed, SSI_DEFAULT_CHANNELS, type FeedLogger, type SsiFeedOptions } from '../src/index.ts';
 import { FAKE_SSI_ID, FAKE_SSI_SECRET, FakeSsiServer, type FakeSsiOptions } from '../../../test/fakes/ssi-server.ts';
 import { harnesses } from './feed-harness.ts';

@@ -3,7 +3,7 @@
  * `collector`): from FEED_STALE_AFTER_MS and the feed kind, its notices
  * published as system alerts. Null when FEED_STALE_AFTER_MS=0 turns it off.
  */
-import { HNX, HOSE, UPCOM, US } from '@stock-tracker/engine';
+import { HNX, HOSE, UPCOM, US } from '@stock-tracker/rules';
 import type { Config } from '../config.ts';
 import type { StreamPublisher } from '../bus/types.ts';
 import { publishSystemAlert } from './system-alerts.ts';

@@ -21,7 +21,7 @@
  * trading day are the answer, with no expiry.
  */
 import type { QuoteState, SessionPhase } from '@stock-tracker/protocol';
-import { daySchedule, isTradingPhase, localParts, phaseInSchedule, rulesFor, type DaySchedule, type ExchangeRules } from '@stock-tracker/engine';
+import { daySchedule, isTradingPhase, localParts, phaseInSchedule, rulesFor, type DaySchedule, type ExchangeRules } from '@stock-tracker/rules';
 
 export interface ExchangeActivity {
   exchange: string;

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { Gauge, type Registry } from 'prom-client';
 import type { QuoteState, SystemAlert } from '@stock-tracker/protocol';
-import type { ExchangeRules } from '@stock-tracker/engine';
+import type { ExchangeRules } from '@stock-tracker/rules';
 import type { Clock, FeedStatus } from '@stock-tracker/feeds';
 import { getOrCreate } from '../observability/metrics.ts';
 import { describeActivity, marketActivity, type MarketActivity } from './market-activity.ts';

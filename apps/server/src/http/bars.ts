@@ -5,7 +5,7 @@
  * intervals by re-aggregating the recent buckets from 1m bars of both sources.
  */
 import { BAR_INTERVAL_MS, MAX_PAGE, type Bar, type BarInterval } from '@stock-tracker/protocol';
-import { localParts } from '@stock-tracker/engine';
+import { localParts } from '@stock-tracker/rules';
 import type { LiveMarket } from './deps.ts';
 import type { Repositories } from '../storage/repositories.ts';
 import { zonedMidnight } from './params.ts';

@@ -4,7 +4,7 @@
  * date means that day in the exchange's time zone).
  */
 import { AppError, type SymbolRef } from '@stock-tracker/protocol';
-import { localParts, rulesFor } from '@stock-tracker/engine';
+import { localParts, rulesFor } from '@stock-tracker/rules';
 import type { LiveMarket } from './deps.ts';
 import type { Repositories } from '../storage/repositories.ts';
 

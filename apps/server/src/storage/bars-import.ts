@@ -10,7 +10,7 @@
  * Either way a second run over the same range adds no rows.
  */
 import type { Bar, BarEvent, Market } from '@stock-tracker/protocol';
-import { tradingDateOf, US } from '@stock-tracker/engine';
+import { tradingDateOf, US } from '@stock-tracker/rules';
 import type { BackfillCheckpoint, BackfillInterval, BackfillStore } from '@stock-tracker/feeds';
 import type { Db } from './db.ts';
 import { unnestInsert, type TableSpec } from './sql-batch.ts';

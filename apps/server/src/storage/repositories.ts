@@ -25,7 +25,7 @@ import {
   type WatchlistCreate,
   type WatchlistUpdate,
 } from '@stock-tracker/protocol';
-import { rulesFor } from '@stock-tracker/engine';
+import { rulesFor } from '@stock-tracker/rules';
 import type { Db } from './db.ts';
 import { dailyBarsRange } from './bars-import.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';

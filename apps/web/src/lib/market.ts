@@ -4,7 +4,7 @@
  * Imported by file rather than through `@stock-tracker/engine`: the engine's
  * index pulls in the whole engine, which the browser bundle does not need.
  */
-import { rulesFor } from '../../../../packages/engine/src/rules.ts';
+import { rulesFor } from '@stock-tracker/rules';
 import type { Market } from '@stock-tracker/protocol';
 
 export const VN_TIME_ZONE: string = rulesFor('HOSE').timeZone;

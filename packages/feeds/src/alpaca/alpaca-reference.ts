@@ -5,7 +5,7 @@
  * ceiling and floor are null.
  */
 import type { SymbolRef } from '@stock-tracker/protocol';
-import { tradingDateOf, US } from '@stock-tracker/engine';
+import { tradingDateOf, US } from '@stock-tracker/rules';
 import { requestJson, type RequestOptions } from '../live/http.ts';
 import { isObject } from '../parsers/fields.ts';
 import { parseRfc3339 } from '../parsers/time.ts';

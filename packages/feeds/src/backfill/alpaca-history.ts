@@ -5,7 +5,7 @@
  * engine's US rules count days.
  */
 import type { BarEvent } from '@stock-tracker/protocol';
-import { tradingDateOf, US } from '@stock-tracker/engine';
+import { tradingDateOf, US } from '@stock-tracker/rules';
 import { requestJson, type RequestOptions } from '../live/http.ts';
 import { parseAlpacaMessage } from '../parsers/alpaca.ts';
 import { checkEvent } from '../parsers/events-format.ts';

@@ -9,7 +9,7 @@
  * with up to nanoseconds; the model keeps milliseconds.
  */
 import type { MarketEvent } from '@stock-tracker/protocol';
-import { phaseAt, US } from '@stock-tracker/engine';
+import { phaseAt, US } from '@stock-tracker/rules';
 import { Fields, isObject, type Json, type JsonObject } from './fields.ts';
 import { fail, LineError } from './line-error.ts';
 import type { ParseError } from './types.ts';

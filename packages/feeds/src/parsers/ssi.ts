@@ -12,7 +12,7 @@
  * into trades, so a replayed snapshot never becomes a second trade.
  */
 import type { MarketEvent, QuoteEvent, Level, SymbolRef } from '@stock-tracker/protocol';
-import { phaseAt, priceLimits, rulesFor } from '@stock-tracker/engine';
+import { phaseAt, priceLimits, rulesFor } from '@stock-tracker/rules';
 import { Fields, isObject, parseJson, toNumber, type Json, type JsonObject } from './fields.ts';
 import { fail } from './line-error.ts';
 import type { ParseContext, SsiSymbolState } from './types.ts';

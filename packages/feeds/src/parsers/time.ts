@@ -4,7 +4,7 @@
  * up to nanoseconds. Zone offsets come from Intl (no hard-coded +07:00), so
  * the same code is right for any zone the market rules name.
  */
-import { localParts } from '@stock-tracker/engine';
+import { localParts } from '@stock-tracker/rules';
 import { fail } from './line-error.ts';
 
 const DMY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;

@@ -9,7 +9,7 @@
  * fresh volume the first time it is shown.
  */
 import type { Level } from '@stock-tracker/protocol';
-import { stepPrice, type ExchangeRules } from '@stock-tracker/engine';
+import { stepPrice, type ExchangeRules } from '@stock-tracker/rules';
 
 export type FreshVolume = (distanceFromBest: number, atLimit: boolean) => number;
 

@@ -3,7 +3,7 @@
  * carries, and where each exchange's session boundaries fall inside `dayMs`.
  */
 import type { SessionPhase } from '@stock-tracker/protocol';
-import { tradingDateOf, type ExchangeRules } from '@stock-tracker/engine';
+import { tradingDateOf, type ExchangeRules } from '@stock-tracker/rules';
 
 const VN_TZ = 'Asia/Ho_Chi_Minh';
 const DAY = 86_400_000;

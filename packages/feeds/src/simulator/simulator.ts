@@ -20,7 +20,7 @@ import type {
   SymbolRef,
   TradeEvent,
 } from '@stock-tracker/protocol';
-import { priceLimits, type ExchangeRules } from '@stock-tracker/engine';
+import { priceLimits, type ExchangeRules } from '@stock-tracker/rules';
 import { LadderBook, priceLadder, type Fill } from './book.ts';
 import { dayWindow, phaseChanges, tradingDateForDay } from './calendar.ts';
 import { Rng } from './rng.ts';

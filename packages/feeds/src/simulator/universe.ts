@@ -3,7 +3,7 @@
  * prices (VND), shares outstanding and foreign ownership limits. Figures are
  * rounded approximations of 2024–25 levels; they only need to look right.
  */
-import { HNX, HOSE, UPCOM, roundDownToTick, type ExchangeRules } from '@stock-tracker/engine';
+import { HNX, HOSE, UPCOM, roundDownToTick, type ExchangeRules } from '@stock-tracker/rules';
 import type { Rng } from './rng.ts';
 
 export type VnExchange = 'HOSE' | 'HNX' | 'UPCOM';

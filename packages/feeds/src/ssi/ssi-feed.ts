@@ -17,7 +17,7 @@
  * error (`start()` rejects when it happens first); retrying would only hammer.
  */
 import type { MarketEvent, ReferenceEvent } from '@stock-tracker/protocol';
-import { tradingDateOf, localParts } from '@stock-tracker/engine';
+import { tradingDateOf, localParts } from '@stock-tracker/rules';
 import type { Clock, Feed, FeedStatus } from '../feed.ts';
 import { systemClock } from '../feed.ts';
 import { Backoff, type BackoffOptions } from '../live/backoff.ts';

@@ -7,7 +7,7 @@
  * static part kept here fills them in.
  */
 import type { SymbolRef } from '@stock-tracker/protocol';
-import { priceLimits, rulesFor, tradingDateOf } from '@stock-tracker/engine';
+import { priceLimits, rulesFor, tradingDateOf } from '@stock-tracker/rules';
 import { Fields, isObject, type JsonObject } from '../parsers/fields.ts';
 import { LineError } from '../parsers/line-error.ts';
 import { normalizeExchange } from '../parsers/ssi-codes.ts';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { HNX, HOSE, UPCOM, US, isOnTick, phaseAt, priceLimits, roundDownToTick, roundUpToTick, stepPrice, tickSize } from '../src/rules.ts';
+import { HNX, HOSE, UPCOM, US, isOnTick, phaseAt, priceLimits, roundDownToTick, roundUpToTick, stepPrice, tickSize } from '../src/index.ts';
 
 describe('market rules', () => {
   it('HOSE tick bands', () => {
