@@ -8,7 +8,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KNOWN_DEFAULT_SECRETS, MIN_SECRET_CHARS, secretProblem, urlPasswordProblem } from './auth/secrets.ts';
+import { KNOWN_DEFAULT_SECRETS, MIN_SECRET_CHARS, redactUrlPassword, secretProblem, urlPasswordProblem } from './auth/secrets.ts';
 
 export const APP_ENVS = ['development', 'production', 'test'] as const;
 export type AppEnv = (typeof APP_ENVS)[number];
@@ -397,15 +397,21 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
+/** Every string in `v` with URL passwords masked (any setting may be or hold a URL: DATABASE_URL, REDIS_URL, feed URLs …). */
+function maskUrls(v: unknown): unknown {
+  if (typeof v === 'string') return redactUrlPassword(v);
+  if (Array.isArray(v)) return v.map(maskUrls);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskUrls(x)]));
+  return v;
+}
+
 /** Config with secrets masked, for the start-up log line. */
 export function redactConfig(c: Config): Record<string, unknown> {
-  const mask = (u: string | undefined) => (u ? u.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@') : undefined);
+  const masked = maskUrls(c) as Config;
   return {
-    ...c,
-    databaseUrl: mask(c.databaseUrl),
-    redisUrl: mask(c.redisUrl),
+    ...masked,
     jwtSecret: '***',
     jwtSecretPrevious: c.jwtSecretPrevious ? '***' : undefined,
-    feed: { ...c.feed, ssi: c.feed.ssi ? { consumerId: c.feed.ssi.consumerId, consumerSecret: '***' } : undefined, alpaca: c.feed.alpaca ? { keyId: c.feed.alpaca.keyId, secretKey: '***' } : undefined },
+    feed: { ...masked.feed, ssi: c.feed.ssi ? { consumerId: c.feed.ssi.consumerId, consumerSecret: '***' } : undefined, alpaca: c.feed.alpaca ? { keyId: c.feed.alpaca.keyId, secretKey: '***' } : undefined },
   };
 }

@@ -97,3 +97,22 @@ export function urlPasswordProblem(url: string | undefined): string | null {
   }
   return null;
 }
+
+/**
+ * `text` with the password of any URL in it masked, using the WHATWG URL parser
+ * (which splits credentials at the last `@`, keeps an empty user name as in
+ * `redis://:pw@host`, and knows percent-encoded `/`). Text that does not parse
+ * but still looks like `scheme://…@` loses everything between `//` and its last
+ * `@`: logging a mangled URL is fine, logging a password is not.
+ */
+export function redactUrlPassword(text: string): string {
+  if (!text.includes('://')) return text;
+  try {
+    const u = new URL(text);
+    if (!u.password) return text;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^?#]*@/i, (_m, scheme: string) => `${scheme}***@`);
+  }
+}
