@@ -35,6 +35,12 @@ export const ERRORS = {
   BAD_GATEWAY: { status: 502, message: 'The upstream service did not answer.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'The service is unavailable; try again shortly.' },
   GATEWAY_TIMEOUT: { status: 504, message: 'The upstream service timed out.' },
+  // Broker adapters (Alpaca Trading API): the broker's own words go in `details` (path `broker.message`).
+  BROKER_REJECTED: { status: 422, message: 'The broker rejected the request.' },
+  INSUFFICIENT_BUYING_POWER: { status: 422, message: 'Not enough buying power (or shares) for this order.' },
+  BROKER_RATE_LIMITED: { status: 429, message: "The broker's rate limit was reached; try again shortly." },
+  BROKER_AUTH_FAILED: { status: 502, message: 'The broker refused the configured credentials.' },
+  BROKER_UNAVAILABLE: { status: 503, message: 'The broker did not answer; try again shortly.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
