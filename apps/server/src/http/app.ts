@@ -24,7 +24,7 @@ import { watchlistRoutes } from './routes/watchlists.ts';
 import { healthRoutes } from './routes/health.ts';
 import { authRoutes } from './routes/auth.ts';
 import { createRequestAuth } from './auth.ts';
-import { installRateLimits } from './rate-limits.ts';
+import { canonicalPathGuard, installRateLimits } from './rate-limits.ts';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 const QUIET_PATHS = /^\/(healthz|readyz|metrics|api\/health)(\?|$)/;
@@ -60,6 +60,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRoute', (r) => routes.add(r.method as string | string[], r.url));
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  // After every onRequest hook, so the rate limits (keyed on the matched route) count the refused
+  // request too: a flood of non-canonical spellings meets 429 like the plain path.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    canonicalPathGuard(request);
+    return payload;
   });
 
   // Responses finished during shutdown close their connection: otherwise an idle
