@@ -12,6 +12,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/rules/package.json packages/rules/
+COPY packages/trading/package.json packages/trading/
 COPY packages/engine/package.json packages/engine/
 COPY packages/feeds/package.json packages/feeds/
 COPY packages/client/package.json packages/client/
@@ -32,6 +33,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/rules/package.json packages/rules/
+COPY packages/trading/package.json packages/trading/
 COPY packages/engine/package.json packages/engine/
 COPY packages/feeds/package.json packages/feeds/
 COPY packages/client/package.json packages/client/

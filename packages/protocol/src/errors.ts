@@ -35,6 +35,24 @@ export const ERRORS = {
   BAD_GATEWAY: { status: 502, message: 'The upstream service did not answer.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'The service is unavailable; try again shortly.' },
   GATEWAY_TIMEOUT: { status: 504, message: 'The upstream service timed out.' },
+  // Trading (docs/trading.md): an order refused by the market rules (422), by the account's
+  // holdings (422), by a risk limit (422), or by a risk state that blocks entries (409).
+  ORDER_INVALID: { status: 422, message: 'The order is not valid (missing or contradictory fields).' },
+  ORDER_REJECTED_LOT: { status: 422, message: 'The quantity is not a multiple of the lot size.' },
+  ORDER_REJECTED_TICK: { status: 422, message: 'The price is not on the tick grid.' },
+  ORDER_REJECTED_BAND: { status: 422, message: 'The price is outside the daily limits (ceiling/floor).' },
+  ORDER_NOT_OPEN: { status: 409, message: 'The order is no longer open.' },
+  // INSUFFICIENT_BUYING_POWER (422) is declared once, with the broker codes below; the core uses it too.
+  INSUFFICIENT_SETTLED_SHARES: { status: 422, message: 'Not enough settled shares to sell (no short selling; VN shares settle T+2).' },
+  RISK_MAX_ORDER_VALUE: { status: 422, message: 'The order value exceeds the maximum order value.' },
+  RISK_MAX_POSITION_VALUE: { status: 422, message: 'The position would exceed the maximum position value.' },
+  RISK_MAX_POSITION_PCT: { status: 422, message: 'The position would exceed the maximum share of equity per symbol.' },
+  RISK_MAX_OPEN_POSITIONS: { status: 422, message: 'The maximum number of open positions is reached.' },
+  RISK_MAX_GROSS_EXPOSURE: { status: 422, message: 'The order would exceed the maximum gross exposure.' },
+  RISK_MAX_DAILY_LOSS: { status: 409, message: 'The daily loss limit was hit: new entries are blocked until the next trading day.' },
+  RISK_MAX_DRAWDOWN: { status: 409, message: 'The drawdown limit was hit: new entries are blocked until a manual reset.' },
+  RISK_KILL_SWITCH: { status: 409, message: 'The kill switch is on: new entries are blocked.' },
+  RISK_COOLDOWN: { status: 409, message: 'Entries are paused after too many losing trades in a row.' },
   // Broker adapters (Alpaca Trading API): the broker's own words go in `details` (path `broker.message`).
   BROKER_REJECTED: { status: 422, message: 'The broker rejected the request.' },
   INSUFFICIENT_BUYING_POWER: { status: 422, message: 'Not enough buying power (or shares) for this order.' },

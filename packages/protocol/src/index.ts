@@ -4,3 +4,4 @@ export * from './engine.ts';
 export * from './ws.ts';
 export * from './errors.ts';
 export * from './rest.ts';
+export * from './trading.ts';

@@ -1,0 +1,7 @@
+export * from './types.ts';
+export * from './fees.ts';
+export * from './calendar.ts';
+export * from './core.ts';
+export * from './paper-broker.ts';
+export * from './strategies.ts';
+export * from './backtest.ts';
