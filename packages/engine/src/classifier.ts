@@ -22,7 +22,7 @@ export interface ClassifierOptions {
 }
 
 /** Per-symbol memory for the tick test. */
-interface TickState {
+export interface TickState {
   /** Price of the previous trade; NaN before the first. */
   last: number;
   /** Sign of the last non-zero price change: +1 up, -1 down, 0 none yet. */
@@ -103,6 +103,16 @@ export class TradeClassifier {
       t.last = price;
     }
     return { id: ev.id, symbol: ev.symbol, ts: ev.ts, price, volume: ev.volume, side, sideSource: source, phase };
+  }
+
+  /** A copy of every symbol's price path (MarketEngine.exportSnapshot). */
+  exportState(): Array<[string, TickState]> {
+    return structuredClone([...this.ticks]);
+  }
+
+  restoreState(s: Array<[string, TickState]>): void {
+    this.ticks.clear();
+    for (const [symbol, t] of structuredClone(s)) this.ticks.set(symbol, t);
   }
 
   /** Forget the price path of one symbol (new trading day) or of all. */

@@ -68,15 +68,18 @@ import type {
   TradeEvent,
   AlertRule,
   BarEvent,
+  ClassifiedTrade,
+  TradeGap,
 } from '@stock-tracker/protocol';
 import { BAR_INTERVAL_MS, MARKET_EVENT_TYPES, SESSION_PHASES } from '@stock-tracker/protocol';
 import { AlertEngine } from './alert-engine.ts';
 import { TradeClassifier } from './classifier.ts';
-import { ForeignInvestorTracker } from './foreign-tracker.ts';
-import { DEFAULT_INDICES, IndexCalculator, type IndexDefinition } from './index-calculator.ts';
-import { QuoteCache } from './quote-cache.ts';
-import { SessionAggregator } from './session-aggregator.ts';
-import { TradeDeduper } from './trade-dedup.ts';
+import type { TickState } from './classifier.ts';
+import { ForeignInvestorTracker, type ForeignSnapshot } from './foreign-tracker.ts';
+import { DEFAULT_INDICES, IndexCalculator, type IndexDefinition, type IndexSnapshot } from './index-calculator.ts';
+import { QuoteCache, type QuoteCacheSnapshot } from './quote-cache.ts';
+import { SessionAggregator, type SessionSnapshot } from './session-aggregator.ts';
+import { TradeDeduper, type SymbolTrades } from './trade-dedup.ts';
 
 export interface EngineOptions {
   indices?: IndexDefinition[];
@@ -100,6 +103,32 @@ export interface EngineStats {
   duplicates: number;
   /** Accepted but older than the state they would update: no effect. */
   stale: number;
+}
+
+/**
+ * Everything a MarketEngine knows, as plain data (see `exportSnapshot`):
+ * structured-clone safe (Maps are stored as entry arrays, but ±Infinity
+ * marks "none yet"), so `structuredClone` or `v8.serialize` carry it; plain
+ * JSON does not. Alert rule state (edges, cooldowns, indicator series) is not
+ * part of it: rules come from storage and re-arm on the first evaluation.
+ */
+export interface EngineSnapshot {
+  version: 1;
+  time: number;
+  derivedSlot: number;
+  counts: Record<string, number>;
+  rejected: number;
+  duplicates: number;
+  stale: number;
+  quotes: QuoteCacheSnapshot;
+  sessions: SessionSnapshot;
+  classifier: Array<[string, TickState]>;
+  foreign: ForeignSnapshot;
+  indices: IndexSnapshot;
+  /** The day's applied trade (ts, id) per symbol: duplicates are still recognised after a restore. */
+  dedup: Array<[string, SymbolTrades]>;
+  /** Volume already reported missing per symbol today (gap detection). */
+  gaps: Array<[string, number]>;
 }
 
 const noop: Emit = () => {};
@@ -132,6 +161,10 @@ export class MarketEngine {
   private rejected = 0;
   private duplicates = 0;
   private stale = 0;
+  /** Per symbol: volume reported missing today (vendor cumulative volume ahead of the trades seen). */
+  private readonly gaps = new Map<string, number>();
+  /** Set by `replay`: the recorded classification the trade being applied keeps. */
+  private forced: ClassifiedTrade | undefined;
 
   /** The sink of the apply/advance call in progress; the prebound callbacks below write to it. */
   private out: Emit = noop;
@@ -214,6 +247,80 @@ export class MarketEngine {
     return this.time === -Infinity ? 0 : this.time;
   }
 
+  /**
+   * Re-applies a trade that an engine already classified (a new collector
+   * leader seeding itself from the day's stored and published trades): the
+   * same path as a trade event — dedup, totals, bars, summaries, the tick
+   * test's price path — but the trade keeps its recorded side and phase, so
+   * the buy/sell split comes out as it was published. False when rejected
+   * (e.g. a duplicate). Emits what a trade event would.
+   */
+  replay(trade: ClassifiedTrade, emit: Emit): boolean {
+    this.forced = trade;
+    try {
+      return this.apply({ type: 'trade', ts: trade.ts, symbol: trade.symbol, id: trade.id, price: trade.price, volume: trade.volume, phase: trade.phase }, emit);
+    } finally {
+      this.forced = undefined;
+    }
+  }
+
+  /**
+   * Everything this engine knows, as a deep copy (nothing shared with the
+   * engine, so later events do not change it). An engine restored from it
+   * (`restore`) produces, for any further events, exactly the outputs this
+   * engine would (engine-restore.test.ts) — alert rule state aside (see
+   * EngineSnapshot). Pure and deterministic: no clock, no I/O.
+   */
+  exportSnapshot(): EngineSnapshot {
+    return {
+      version: 1,
+      time: this.time,
+      derivedSlot: this.derivedSlot,
+      counts: { ...this.counts },
+      rejected: this.rejected,
+      duplicates: this.duplicates,
+      stale: this.stale,
+      quotes: this.cache.exportState(),
+      sessions: this.sessions.exportState(),
+      classifier: this.classifier.exportState(),
+      foreign: this.foreignTracker.exportState(),
+      indices: this.indexCalc.exportState(),
+      dedup: this.dedup.exportState(),
+      gaps: [...this.gaps],
+    };
+  }
+
+  /**
+   * Replaces this engine's market state with a copy of `snap` (from
+   * `exportSnapshot`, possibly of another engine). Options stay this
+   * engine's (alert rules, bar history, side policy); the snapshot is not
+   * modified and can be restored again.
+   */
+  restore(snap: EngineSnapshot): void {
+    if (snap?.version !== 1) throw new Error(`MarketEngine.restore: unsupported snapshot version ${String((snap as { version?: unknown } | null)?.version)}`);
+    this.time = snap.time;
+    this.derivedSlot = snap.derivedSlot;
+    for (const k of Object.keys(this.counts)) this.counts[k] = snap.counts[k] ?? 0;
+    this.rejected = snap.rejected;
+    this.duplicates = snap.duplicates;
+    this.stale = snap.stale;
+    this.cache.restoreState(snap.quotes);
+    this.sessions.restoreState(snap.sessions);
+    this.classifier.restoreState(snap.classifier);
+    this.foreignTracker.restoreState(snap.foreign);
+    this.indexCalc.restoreState(snap.indices);
+    this.dedup.restoreState(snap.dedup);
+    this.gaps.clear();
+    for (const [symbol, v] of snap.gaps) this.gaps.set(symbol, v);
+  }
+
+  /** A new engine with `opts` holding a copy of `snap`'s state. */
+  static fromSnapshot(snap: EngineSnapshot, opts: EngineOptions = {}): MarketEngine {
+    const e = new MarketEngine(opts);
+    e.restore(snap);
+    return e;
+  }
+
   quote(symbol: string): QuoteState | undefined {
     return this.cache.get(symbol);
   }
@@ -271,8 +378,9 @@ export class MarketEngine {
     if (listed !== undefined) this.startDay(listed.ref, listed.newDay);
     this.dedup.record(symbol, id, ts);
     const phase = ev.phase ?? this.cache.phaseOf(symbol, ts);
-    const trade = this.classifier.classify(ev, phase, this.cache.bestBid(symbol), this.cache.bestAsk(symbol));
+    const trade = this.keepForced(this.classifier.classify(ev, phase, this.cache.bestBid(symbol), this.cache.bestAsk(symbol)));
     const state = this.cache.applyTrade(trade);
+    if (ev.cumVolume !== undefined) this.checkGap(ev, state);
     this.out({ type: 'trade', trade });
     this.sessions.addTrade(trade, state.tradingDate, this.onBar);
     this.out({ type: 'quote', state });
@@ -375,11 +483,44 @@ export class MarketEngine {
       this.classifier.reset(ref.symbol);
       this.foreignTracker.reset(ref.symbol, this.time);
       this.dedup.reset(ref.symbol);
+      this.gaps.delete(ref.symbol);
     } else {
       this.sessions.setTradingDate(ref.symbol, ref.tradingDate);
     }
     this.out({ type: 'reference', ref });
     this.indexCalc.onReference(ref);
+  }
+
+  /** `replay`: the trade keeps its recorded side (the classifier still saw its price). */
+  private keepForced(t: ClassifiedTrade): ClassifiedTrade {
+    const f = this.forced;
+    return f === undefined ? t : { ...t, side: f.side, sideSource: f.sideSource };
+  }
+
+  /**
+   * Vendor cumulative volume (`cumVolume`, e.g. SSI TotalVol) against the
+   * trades seen: when the volume before this trade (cumVolume − volume) is
+   * above what this engine counted plus what it already reported missing,
+   * trades were missed (a reconnect, a collector takeover): emit a `gap` with
+   * the difference instead of under-counting silently. Totals are not
+   * inflated — a gap is reported, not invented. Late trades that fill a
+   * reported gap reduce it (no new output).
+   */
+  private checkGap(ev: TradeEvent, state: QuoteState): void {
+    const cum = ev.cumVolume;
+    if (!isNonNeg(cum)) return;
+    const symbol = ev.symbol;
+    const reported = this.gaps.get(symbol) ?? 0;
+    const seen = state.totalVolume - ev.volume;
+    const expected = cum - ev.volume;
+    const missing = expected - seen - reported;
+    if (missing > 1e-6) {
+      this.gaps.set(symbol, reported + missing);
+      const gap: TradeGap = { symbol, tradingDate: state.tradingDate, ts: ev.ts, tradeId: ev.id, expectedVolume: expected, seenVolume: seen, missingVolume: missing };
+      this.out({ type: 'gap', gap });
+    } else if (reported > 0 && missing < 0) {
+      this.gaps.set(symbol, Math.max(0, reported + missing));
+    }
   }
 
   /** Advance engine time (closing ended bars). Returns true so handlers can chain it. */

@@ -28,6 +28,16 @@ export function foreignStateOf(ev: ForeignEvent): ForeignState {
   };
 }
 
+/** Plain-data copy of a ForeignInvestorTracker (MarketEngine.exportSnapshot). */
+export interface ForeignSnapshot {
+  states: ForeignState[];
+  dayStart: Array<[string, number]>;
+  cached: ForeignTop | undefined;
+  cachedSize: number;
+  maxTs: number;
+  dirty: boolean;
+}
+
 export class ForeignInvestorTracker {
   private readonly states = new Map<string, ForeignState>();
   /** Per symbol: start of the current day; older updates belong to a past day. */
@@ -49,6 +59,22 @@ export class ForeignInvestorTracker {
     if (ev.ts > this.maxTs) this.maxTs = ev.ts;
     this.dirty = true;
     return state;
+  }
+
+  exportState(): ForeignSnapshot {
+    return structuredClone({ states: [...this.states.values()], dayStart: [...this.dayStart], cached: this.cached, cachedSize: this.cachedSize, maxTs: this.maxTs, dirty: this.dirty });
+  }
+
+  restoreState(s: ForeignSnapshot): void {
+    const c = structuredClone(s);
+    this.states.clear();
+    for (const f of c.states) this.states.set(f.symbol, f);
+    this.dayStart.clear();
+    for (const [symbol, ts] of c.dayStart) this.dayStart.set(symbol, ts);
+    this.cached = c.cached;
+    this.cachedSize = c.cachedSize;
+    this.maxTs = c.maxTs;
+    this.dirty = c.dirty;
   }
 
   get(symbol: string): ForeignState | undefined {

@@ -39,7 +39,7 @@ export const DEFAULT_INDICES: IndexDefinition[] = [
 /** Direction of a member against its reference: +1 advance, −1 decline, 0 unchanged or no trade. */
 type Direction = -1 | 0 | 1;
 
-interface Member {
+export interface Member {
   ref: SymbolRef;
   shares: number;
   /** Last trade of the member's trading date, null before the first trade. */
@@ -54,7 +54,7 @@ interface Member {
   indices: IndexRuntime[];
 }
 
-interface IndexRuntime {
+export interface IndexRuntime {
   def: IndexDefinition;
   /** Each member's contribution to the denominator (base price × shares). */
   baseCaps: Map<string, number>;
@@ -73,6 +73,17 @@ interface IndexRuntime {
   state: IndexState | undefined;
 }
 
+/**
+ * Plain-data copy of an IndexCalculator: the runtime of every index (exact
+ * float sums, base caps, breadth) and every member; members refer to their
+ * indices, which one structured clone keeps as shared references.
+ */
+export interface IndexSnapshot {
+  indices: IndexRuntime[];
+  members: Array<[string, Member]>;
+  skipped: number;
+}
+
 const emptyBreadth = (): Breadth => ({ advances: 0, declines: 0, unchanged: 0, ceilings: 0, floors: 0 });
 
 export class IndexCalculator {
@@ -84,6 +95,24 @@ export class IndexCalculator {
 
   constructor(defs: IndexDefinition[] = DEFAULT_INDICES) {
     for (const def of defs) this.addIndex(def);
+  }
+
+  exportState(): IndexSnapshot {
+    return structuredClone({ indices: this.indices, members: [...this.members], skipped: this.skipped });
+  }
+
+  /** Replaces every index and member with a copy of `s` (index definitions included). */
+  restoreState(s: IndexSnapshot): void {
+    const c = structuredClone(s);
+    this.indices.length = 0;
+    this.byId.clear();
+    for (const idx of c.indices) {
+      this.indices.push(idx);
+      this.byId.set(idx.def.id, idx);
+    }
+    this.members.clear();
+    for (const [symbol, m] of c.members) this.members.set(symbol, m);
+    this.skipped = c.skipped;
   }
 
   onReference(ref: SymbolRef): void {

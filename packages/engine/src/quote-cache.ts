@@ -38,14 +38,14 @@ import type {
 } from '@stock-tracker/protocol';
 import { daySchedule, isOnTick, phaseInSchedule, tickSize, rulesFor, tradingDateOf, US, type DaySchedule, type ExchangeRules } from '@stock-tracker/rules';
 
-interface StatusMark {
+export interface StatusMark {
   phase: SessionPhase;
   halted: boolean;
   ts: number;
 }
 
 /** Internal mutable row; `state` is the last immutable snapshot built from it. */
-interface Row {
+export interface QuoteRow {
   symbol: string;
   ref: SymbolRef | undefined;
   refTs: number;
@@ -77,6 +77,18 @@ interface Row {
   unknownVolume: number;
 }
 
+/**
+ * Plain-data copy of a QuoteCache (MarketEngine.exportSnapshot): every row in
+ * insertion order (iteration order decides the order of status outputs) and
+ * the exchange/market status marks. Rows keep their exact internal fields;
+ * the exchange rules are re-derived from the reference on restore.
+ */
+export interface QuoteCacheSnapshot {
+  rows: Array<Omit<QuoteRow, 'rules'>>;
+  exchangeStatus: Array<[string, StatusMark]>;
+  marketStatus: StatusMark | undefined;
+}
+
 export interface StatusChange {
   state: QuoteState;
   /** Phase before this status event. */
@@ -87,11 +99,29 @@ const EMPTY: Level[] = [];
 const round9 = (x: number) => Math.round(x * 1e9) / 1e9;
 
 export class QuoteCache {
-  private readonly rows = new Map<string, Row>();
+  private readonly rows = new Map<string, QuoteRow>();
   private readonly exchangeStatus = new Map<string, StatusMark>();
   private marketStatus: StatusMark | undefined;
   private readonly schedules = new Map<ExchangeRules, DaySchedule>();
-  private lastRow: Row | undefined;
+  private lastRow: QuoteRow | undefined;
+
+  /** A structured-clone copy of the whole cache (shares nothing with it). */
+  exportState(): QuoteCacheSnapshot {
+    const rows = [...this.rows.values()].map(({ rules: _rules, ...row }) => row);
+    return structuredClone({ rows, exchangeStatus: [...this.exchangeStatus], marketStatus: this.marketStatus });
+  }
+
+  /** Replaces the whole cache with a copy of `s` (from exportState). */
+  restoreState(s: QuoteCacheSnapshot): void {
+    const c = structuredClone(s);
+    this.rows.clear();
+    for (const row of c.rows) this.rows.set(row.symbol, { ...row, rules: row.ref !== undefined ? rulesFor(row.ref.exchange, row.ref.market) : US });
+    this.exchangeStatus.clear();
+    for (const [k, m] of c.exchangeStatus) this.exchangeStatus.set(k, m);
+    this.marketStatus = c.marketStatus;
+    this.schedules.clear();
+    this.lastRow = undefined;
+  }
 
   /** Listed state of a symbol. */
   get(symbol: string): QuoteState | undefined {
@@ -272,7 +302,7 @@ export class QuoteCache {
     });
   }
 
-  private restatus(rows: Row[], ts: number, update: () => void): StatusChange[] {
+  private restatus(rows: QuoteRow[], ts: number, update: () => void): StatusChange[] {
     update();
     const changes: StatusChange[] = [];
     for (const r of rows) {
@@ -289,8 +319,8 @@ export class QuoteCache {
     return changes;
   }
 
-  /** Row lookup; one event asks several times about the same symbol, so the last row is remembered. */
-  private find(symbol: string): Row | undefined {
+  /** QuoteRow lookup; one event asks several times about the same symbol, so the last row is remembered. */
+  private find(symbol: string): QuoteRow | undefined {
     const last = this.lastRow;
     if (last !== undefined && last.symbol === symbol) return last;
     const r = this.rows.get(symbol);
@@ -298,7 +328,7 @@ export class QuoteCache {
     return r;
   }
 
-  private row(symbol: string): Row {
+  private row(symbol: string): QuoteRow {
     let r = this.find(symbol);
     if (r === undefined) {
       r = {
@@ -335,7 +365,7 @@ export class QuoteCache {
     return r;
   }
 
-  private setRef(r: Row, ref: SymbolRef, ts: number, synthetic: boolean): void {
+  private setRef(r: QuoteRow, ref: SymbolRef, ts: number, synthetic: boolean): void {
     r.ref = ref;
     r.refTs = ts;
     r.synthetic = synthetic;
@@ -345,7 +375,7 @@ export class QuoteCache {
   }
 
   /** Phase/halt of a row from status events: the newer of its symbol status and its exchange (or market-wide) status. */
-  private resolveStatus(r: Row): void {
+  private resolveStatus(r: QuoteRow): void {
     const ex = r.ref !== undefined ? this.exchangeStatus.get(r.ref.exchange.toUpperCase()) : undefined;
     const m = this.marketStatus;
     const exch = ex !== undefined && (m === undefined || ex.ts >= m.ts) ? ex : m;
@@ -363,7 +393,7 @@ export class QuoteCache {
     return phaseInSchedule(s, ts);
   }
 
-  private build(r: Row): QuoteState {
+  private build(r: QuoteRow): QuoteState {
     const ref = r.ref!;
     // The schedule fallback is read at the row's latest time so that a late event cannot move the phase back.
     const phase = r.statusPhase ?? this.scheduled(r.rules, r.ts);
@@ -401,9 +431,9 @@ export class QuoteCache {
   }
 }
 
-const hasLimits = (r: Row) => r.ref !== undefined && !r.synthetic && r.ref.ceiling !== null && r.ref.floor !== null && r.rules.dailyLimit !== null;
+const hasLimits = (r: QuoteRow) => r.ref !== undefined && !r.synthetic && r.ref.ceiling !== null && r.ref.floor !== null && r.rules.dailyLimit !== null;
 
-function priceOk(r: Row, price: number): boolean {
+function priceOk(r: QuoteRow, price: number): boolean {
   if (price < r.ref!.floor! || price > r.ref!.ceiling!) return false;
   // Integer prices on an integer tick (all of Vietnam): an int32 modulo is exact and far
   // cheaper than the scaled float check (a double % is a libc fmod call).
@@ -412,7 +442,7 @@ function priceOk(r: Row, price: number): boolean {
   return isOnTick(r.rules, price);
 }
 
-function resetDay(r: Row): void {
+function resetDay(r: QuoteRow): void {
   r.open = r.high = r.low = r.last = null;
   r.openTs = Infinity;
   r.lastTs = -Infinity;

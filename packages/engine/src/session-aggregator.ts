@@ -32,7 +32,7 @@ const MINUTE = 60_000;
  * Day, phase and bar aggregates share one shape (bar fields unused elsewhere)
  * so that `add`, the hottest function, stays monomorphic.
  */
-interface Acc {
+export interface Acc {
   open: number;
   openTs: number;
   high: number;
@@ -53,15 +53,27 @@ interface Acc {
   snap: Bar | undefined;
 }
 
-type BarAcc = Acc;
+export type BarAcc = Acc;
 
-interface SymbolAgg {
+export interface SymbolAgg {
   symbol: string;
   tradingDate: string;
   day: Acc;
   phases: Map<SessionPhase, Acc>;
   open: BarAcc | undefined;
   history: BarAcc[];
+}
+
+/**
+ * Plain-data copy of a SessionAggregator: every symbol's day, phase and bar
+ * accumulators (open bar and closed history), the symbols with an open bar in
+ * the order they opened (the order bars close in), and the aggregator time.
+ */
+export interface SessionSnapshot {
+  aggs: SymbolAgg[];
+  openBars: string[];
+  nextClose: number;
+  now: number;
 }
 
 export type BarSink = (bar: Bar, late: boolean) => void;
@@ -164,6 +176,22 @@ export class SessionAggregator {
 
   constructor(opts: SessionAggregatorOptions = {}) {
     this.maxHistory = Math.max(1, opts.barHistory ?? 500);
+  }
+
+  /** A structured-clone copy of every accumulator (shares nothing with the aggregator). */
+  exportState(): SessionSnapshot {
+    return structuredClone({ aggs: [...this.aggs.values()], openBars: [...this.openBars.keys()], nextClose: this.nextClose, now: this.now });
+  }
+
+  /** Replaces every accumulator with a copy of `s` (from exportState). */
+  restoreState(s: SessionSnapshot): void {
+    const c = structuredClone(s);
+    this.aggs.clear();
+    this.openBars.clear();
+    for (const agg of c.aggs) this.aggs.set(agg.symbol, agg);
+    for (const symbol of c.openBars) this.openBars.set(symbol, this.aggs.get(symbol)!);
+    this.nextClose = c.nextClose;
+    this.now = c.now;
   }
 
   /** Aggregator time: the latest instant passed to `advance` or `addTrade`. */

@@ -10,7 +10,7 @@
  * finds the trades of that instant. No hashing: a Set of every id cost a third
  * of the engine's time on the benchmark tape.
  */
-interface SymbolTrades {
+export interface SymbolTrades {
   ts: number[];
   ids: string[];
 }
@@ -56,6 +56,16 @@ export class TradeDeduper {
       s.ts.splice(i, 0, ts);
       s.ids.splice(i, 0, id);
     }
+  }
+
+  /** A copy of every symbol's (ts, id) list: the day's trade ids (MarketEngine.exportSnapshot). */
+  exportState(): Array<[string, SymbolTrades]> {
+    return structuredClone([...this.bySymbol]);
+  }
+
+  restoreState(s: Array<[string, SymbolTrades]>): void {
+    this.bySymbol.clear();
+    for (const [symbol, t] of structuredClone(s)) this.bySymbol.set(symbol, t);
   }
 
   /** Forget a symbol's trades (new trading day: ids are unique per day only). */

@@ -13,6 +13,7 @@ import type {
   IndexState,
   QuoteState,
   SessionSummary,
+  TradeGap,
 } from './state.ts';
 
 export type EngineOutput =
@@ -26,7 +27,9 @@ export type EngineOutput =
   | { type: 'foreign'; state: ForeignState }
   | { type: 'foreign_top'; top: ForeignTop }
   | { type: 'index'; state: IndexState }
-  | { type: 'alert'; alert: AlertEvent };
+  | { type: 'alert'; alert: AlertEvent }
+  /** Trades the vendor's cumulative volume says were missed (reconnect, takeover): reported, not invented. */
+  | { type: 'gap'; gap: TradeGap };
 
 export type EngineOutputType = EngineOutput['type'];
 export type Emit = (out: EngineOutput) => void;

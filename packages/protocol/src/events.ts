@@ -67,6 +67,11 @@ export const TradeEvent = Type.Object({
   side: Type.Optional(Side),
   /** The phase the trade happened in when the vendor says so (auction trades are unclassified). */
   phase: Type.Optional(SessionPhase),
+  /**
+   * The vendor's cumulative matched volume of the day including this trade
+   * (SSI TotalVol). Lets the engine notice missed trades (a `gap` output).
+   */
+  cumVolume: Type.Optional(Type.Number({ minimum: 0 })),
 });
 export type TradeEvent = Static<typeof TradeEvent>;
 

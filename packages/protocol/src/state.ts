@@ -233,7 +233,7 @@ export type AlertEvent = Static<typeof AlertEvent>;
  * `feed_recovered`: data flows again (or the market stopped trading), which
  * ends the notice.
  */
-export const SystemAlertKind = Type.Union([Type.Literal('feed_stale'), Type.Literal('feed_recovered')]);
+export const SystemAlertKind = Type.Union([Type.Literal('feed_stale'), Type.Literal('feed_recovered'), Type.Literal('trade_gap')]);
 export type SystemAlertKind = Static<typeof SystemAlertKind>;
 
 export const SystemAlert = Type.Object({
@@ -246,5 +246,27 @@ export const SystemAlert = Type.Object({
   /** feed_stale: how long no market data had arrived; feed_recovered: how long the outage lasted. */
   silentMs: Type.Number(),
   message: Type.String(),
+  /** trade_gap: the symbol and the volume the vendor reported that no received trade accounts for. */
+  symbol: Type.Optional(Symbol),
+  expectedVolume: Type.Optional(Type.Number({ minimum: 0 })),
+  seenVolume: Type.Optional(Type.Number({ minimum: 0 })),
+  missingVolume: Type.Optional(Type.Number({ minimum: 0 })),
 });
 export type SystemAlert = Static<typeof SystemAlert>;
+
+/**
+ * Trades the vendor says happened but the engine never received (engine
+ * output `gap`): before trade `tradeId`, the vendor's cumulative day volume
+ * was `expectedVolume`, the engine had counted `seenVolume` (plus earlier
+ * gaps of the day); `missingVolume` is the part newly found missing.
+ */
+export const TradeGap = Type.Object({
+  symbol: Symbol,
+  tradingDate: Type.String(),
+  ts: Type.Number(),
+  tradeId: Type.String(),
+  expectedVolume: Type.Number({ minimum: 0 }),
+  seenVolume: Type.Number({ minimum: 0 }),
+  missingVolume: Type.Number({ exclusiveMinimum: 0 }),
+});
+export type TradeGap = Static<typeof TradeGap>;

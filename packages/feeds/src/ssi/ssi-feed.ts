@@ -16,7 +16,7 @@
  * Fatal: SSI refusing the consumer ID/secret stops the feed with a clear
  * error (`start()` rejects when it happens first); retrying would only hammer.
  */
-import type { MarketEvent, ReferenceEvent } from '@stock-tracker/protocol';
+import type { MarketEvent, ReferenceEvent, TradeEvent } from '@stock-tracker/protocol';
 import { tradingDateOf, localParts } from '@stock-tracker/rules';
 import type { Clock, Feed, FeedStatus } from '../feed.ts';
 import { systemClock } from '../feed.ts';
@@ -262,9 +262,25 @@ export class SsiFeed implements Feed {
 
   private emit(ev: MarketEvent): void {
     if (ev.type === 'trade' && !this.delivered.add(ev.symbol, ev.id)) return;
-    const out = ev.type === 'reference' ? this.enrich(ev) : ev;
+    const out = ev.type === 'reference' ? this.enrich(ev) : ev.type === 'trade' ? this.withCumVolume(ev) : ev;
     this.health.event(out);
     this.sink?.(out);
+  }
+
+  /**
+   * Gap detection (docs/engine.md "Gaps"): SSI's X-TRADE carries TotalVol, the
+   * day's cumulative matched volume including this match. The parser turned
+   * it into the trade's id (`SYM:YYYYMMDD:<TotalVol>`) and remembers it as the
+   * symbol's `lastTotalVol`; passed on as `cumVolume`, it lets the engine —
+   * which knows the volume it counted today, restored across a collector
+   * takeover — report trades nobody received (a reconnect, a failover) as a
+   * `gap` instead of under-counting silently. Trades without TotalVol (ids
+   * with a `t` sequence) carry none.
+   */
+  private withCumVolume(ev: TradeEvent): TradeEvent {
+    const total = this.ctx.ssi.symbols.get(ev.symbol)?.lastTotalVol;
+    if (total === undefined || !(total > 0) || !ev.id.endsWith(`:${total}`)) return ev;
+    return { ...ev, cumVolume: total };
   }
 
   /** The stream's reference lacks names, index membership and share counts: fill them from REST. */
