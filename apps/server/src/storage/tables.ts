@@ -31,6 +31,17 @@ export const tradesSpec: TableSpec<ClassifiedTrade> = {
 
 const excludedAll = (cols: readonly string[]) => cols.map((c) => `${c} = EXCLUDED.${c}`).join(', ');
 
+/**
+ * Stored aggregates only grow (issue 12 §6): a bar or session row is replaced
+ * only by one covering at least as many trades (and, at equal count, at least
+ * as much volume). An engine that restarted the day from nothing — a
+ * collector leader that took over without its predecessor's state, a replay
+ * of part of a day — can then never overwrite a complete row with a partial
+ * one; a late trade's correction (one trade more) still goes through.
+ */
+const coversAtLeast = (table: string) =>
+  `(${table}.trades < EXCLUDED.trades OR (${table}.trades = EXCLUDED.trades AND ${table}.volume <= EXCLUDED.volume))`;
+
 const BAR_VALUES = ['open', 'high', 'low', 'close', 'volume', 'value', 'vwap', 'buy_volume', 'sell_volume', 'unknown_volume', 'trades'];
 export const barsSpec: TableSpec<Bar> = {
   table: 'bars_1m',
@@ -50,7 +61,7 @@ export const barsSpec: TableSpec<Bar> = {
     col('trades', 'integer', (b) => b.trades),
   ],
   key: (b) => `${b.symbol}\u0000${b.ts}`,
-  onConflict: `ON CONFLICT (symbol, ts) DO UPDATE SET ${excludedAll(BAR_VALUES)}`,
+  onConflict: `ON CONFLICT (symbol, ts) DO UPDATE SET ${excludedAll(BAR_VALUES)} WHERE ${coversAtLeast('bars_1m')}`,
 };
 
 export const sessionsSpec: TableSpec<SessionSummary> = {
@@ -72,7 +83,7 @@ export const sessionsSpec: TableSpec<SessionSummary> = {
     col('trades', 'integer', (s) => s.trades),
   ],
   key: (s) => `${s.symbol}\u0000${s.tradingDate}\u0000${s.phase}`,
-  onConflict: `ON CONFLICT (symbol, trading_date, phase) DO UPDATE SET ${excludedAll(BAR_VALUES)}, updated_at = now()`,
+  onConflict: `ON CONFLICT (symbol, trading_date, phase) DO UPDATE SET ${excludedAll(BAR_VALUES)}, updated_at = now() WHERE ${coversAtLeast('session_summaries')}`,
 };
 
 const FOREIGN_VALUES = ['buy_volume', 'sell_volume', 'buy_value', 'sell_value', 'net_volume', 'net_value', 'total_room', 'current_room', 'room_usage_pct'];
