@@ -9,7 +9,7 @@ import { AppError, type AuthTokens, type AuthUser } from '@stock-tracker/protoco
 import type { AuthRepository } from '../storage/auth-repo.ts';
 import { createAccount, resetPassword, toAuthUser as toUser } from './accounts.ts';
 import { AccessTokens, invalidToken, type AccessClaims } from './access-tokens.ts';
-import { LoginThrottle } from './login-throttle.ts';
+import { LoginThrottle, type Throttle } from './login-throttle.ts';
 import { PasswordHasher, normalizeUsername, passwordProblems } from './passwords.ts';
 import { hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './refresh-tokens.ts';
 
@@ -29,7 +29,8 @@ export interface AuthServiceOptions {
   sessionMaxAgeSeconds?: number;
   registrationEnabled: boolean;
   hasher?: PasswordHasher;
-  throttle?: LoginThrottle;
+  /** Login throttle; in memory by default, RedisLoginThrottle to share it across processes. */
+  throttle?: Throttle;
   now?: () => number;
   log?: AuthLogger;
 }
@@ -65,7 +66,7 @@ const PRUNE_EVERY_MS = 60 * 60_000;
 export class AuthService {
   readonly tokens: AccessTokens;
   readonly hasher: PasswordHasher;
-  readonly throttle: LoginThrottle;
+  readonly throttle: Throttle;
   private readonly repo: AuthRepository;
   private readonly now: () => number;
   private readonly log: AuthLogger;
@@ -102,16 +103,16 @@ export class AuthService {
 
   async login(input: { username: string; password: string }, ctx: ClientContext): Promise<Issued> {
     const name = normalizeUsername(input.username);
-    this.assertNotThrottled(name, ctx.ip);
+    // Reserved (counted as a failure) before anything is awaited: concurrent guesses cannot all pass one check.
+    await this.reserveAttempt(name, ctx.ip);
     const account = await this.repo.findAccount(name);
     // Unknown users cost a hash verification too, so timing does not reveal which names exist.
     const ok = await this.hasher.verify(account?.passwordHash, input.password);
     if (!account || !ok) {
-      this.throttle.failure(name, ctx.ip);
       (ctx.log ?? this.log).info({ ip: ctx.ip }, 'login failed');
       throw new AppError('INVALID_CREDENTIALS');
     }
-    this.throttle.success(name);
+    await this.throttle.succeeded(name, ctx.ip);
     if (account.passwordHash && this.hasher.needsRehash(account.passwordHash)) {
       await this.repo.setPasswordHash(account.id, await this.hasher.hash(input.password));
     }
@@ -154,12 +155,11 @@ export class AuthService {
   async changePassword(p: Principal, input: { currentPassword: string; newPassword: string }, ctx: ClientContext): Promise<void> {
     const account = await this.repo.getAccount(p.userId);
     if (!account) throw invalidToken();
-    this.assertNotThrottled(account.username, ctx.ip);
+    await this.reserveAttempt(account.username, ctx.ip);
     if (!(await this.hasher.verify(account.passwordHash, input.currentPassword))) {
-      this.throttle.failure(account.username, ctx.ip);
       throw new AppError('INVALID_CREDENTIALS', 'The current password is wrong.', [{ path: 'body.currentPassword', issue: 'does not match' }]);
     }
-    this.throttle.success(account.username);
+    await this.throttle.succeeded(account.username, ctx.ip);
     const problems = passwordProblems(input.newPassword, account.username, 'body.newPassword');
     if (input.newPassword === input.currentPassword) problems.push({ path: 'body.newPassword', issue: 'must differ from the current password' });
     if (problems.length > 0) throw new AppError('VALIDATION_FAILED', 'The new password does not meet the policy.', problems);
@@ -201,8 +201,8 @@ export class AuthService {
 
   // ---------- internals ----------
 
-  private assertNotThrottled(account: string, ip: string): void {
-    const d = this.throttle.check(account, ip);
+  private async reserveAttempt(account: string, ip: string): Promise<void> {
+    const d = await this.throttle.reserve(account, ip);
     if (!d.allowed) {
       const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
       throw new AppError('RATE_LIMITED', `Too many failed logins; retry in ${seconds} s.`, undefined, { 'Retry-After': String(seconds) });

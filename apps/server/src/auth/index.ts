@@ -20,6 +20,7 @@ export * from './bearer.ts';
 export * from './cookies.ts';
 export * from './login-throttle.ts';
 export * from './passwords.ts';
+export * from './redis-throttle.ts';
 export * from './refresh-tokens.ts';
 export * from './secrets.ts';
 export * from './ws-auth.ts';

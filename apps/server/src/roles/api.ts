@@ -31,7 +31,7 @@ import { databaseCheck, migrationsCheck, type ReadinessCheck } from '../http/rea
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { monitorEventLoop } from '../observability/event-loop.ts';
-import { createAuth } from '../auth/index.ts';
+import { createAuth, RedisLoginThrottle } from '../auth/index.ts';
 import { RedisMarketView } from '../market-view/market-view.ts';
 import { AlertRulePublisher } from '../market-view/alert-rule-sync.ts';
 import { viewKeys } from '../market-view/keys.ts';
@@ -80,7 +80,8 @@ export async function startApi(opts: ApiRoleOptions): Promise<RunningApi> {
     const market = new RedisMarketView({ redis: redisClient, prefix: s.redisPrefix });
     const alertSink = new AlertRulePublisher(redisClient, viewKeys(s.redisPrefix).alertRules, log);
 
-    const auth = createAuth(config, db, user.id, log);
+    // The login throttle lives in Redis: shared by every replica and worker (docs/security.md).
+    const auth = createAuth(config, db, user.id, log, { throttle: new RedisLoginThrottle(redisClient, { prefix: s.redisPrefix }) });
     const readiness: ReadinessCheck[] = [
       {
         name: 'redis',
