@@ -1,0 +1,8 @@
+// The Alpaca Trading API broker adapter. Not re-exported by the package index: it does I/O
+// (fetch, WebSocket) and the trading core stays pure; import '@stock-tracker/trading/alpaca'.
+export * from './wire.ts';
+export * from './errors.ts';
+export * from './rest.ts';
+export * from './stream.ts';
+export * from './broker.ts';
+export * from './config.ts';
