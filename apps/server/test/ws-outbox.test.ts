@@ -139,6 +139,58 @@ describe('Outbox', () => {
     expect(sink.frames).toHaveLength(1);
   });
 
+  it('counts every queued byte: event snapshots and state slots reach the cap too (issue 12)', () => {
+    const { box, events } = setup(10, 20_000);
+    box.update(event('X:trades', 1)); // goes out, fills the buffer past high water
+    const snap = `{"type":"snapshot","data":[${'"x",'.repeat(1_000)}"x"]}`;
+    for (let i = 0; i < 3; i++) box.eventSnapshot(`K${i}:trades`, snap, 'market');
+    expect(box.queuedBytes).toBe(3 * snap.length);
+    box.eventSnapshot('K0:trades', snap, 'market'); // replaces its slot: counted once
+    expect(box.queuedBytes).toBe(3 * snap.length);
+    box.update(state('A', 1));
+    expect(box.queuedBytes).toBe(3 * snap.length + updateFrame(state('A', 1)).length);
+    let i = 3;
+    while (events.overflow === 0 && i < 100) box.eventSnapshot(`K${i++}:trades`, snap, 'market');
+    expect(events.overflow).toBe(1);
+    expect(i).toBeLessThanOrEqual(6); // ~4 KB each against a 20,000 byte cap
+    expect(box.queuedBytes).toBe(0);
+  });
+
+  it('bounds queued event snapshot slots, and lets a producer wait for room', async () => {
+    const sink = new FakeSink();
+    let overflow = 0;
+    const box = new Outbox(sink, { highWaterBytes: 10, queueBytesCap: 1_000_000, maxQueuedSnapshots: 3, onOverflow: () => overflow++ });
+    box.update(event('X:trades', 1));
+    for (let i = 0; i < 3; i++) box.eventSnapshot(`K${i}:trades`, '{"type":"snapshot"}', 'market');
+    expect(box.hasRoom()).toBe(false);
+    const room = box.room();
+    drainAll(sink, box);
+    expect(await room).toBe(true);
+    for (let i = 0; i < 4; i++) box.eventSnapshot(`K${i}:trades`, '{"type":"snapshot"}', 'market');
+    expect(overflow).toBe(1);
+    expect(await box.room()).toBe(false); // closed
+  });
+
+  it('queues the heartbeat ping behind waiting frames and reports a queue that makes no progress', () => {
+    let now = 1_000;
+    const sink = Object.assign(new FakeSink(), { pings: [] as number[] });
+    (sink as unknown as { ping: (d: Buffer, cb: () => void) => void }).ping = (_d, cb) => {
+      sink.pings.push(sink.frames.length);
+      cb();
+    };
+    const box = new Outbox(sink, { highWaterBytes: 10, queueBytesCap: 10_000, onOverflow: () => {}, now: () => now });
+    box.update(event('A:trades', 1));
+    box.update(event('A:trades', 2));
+    box.ping(Buffer.from('nonce'));
+    expect(sink.pings).toEqual([]);
+    expect(box.queuedBytes).toBe(updateFrame(event('A:trades', 2)).length + 5);
+    now += 5_000;
+    expect(box.stalledMs()).toBe(5_000);
+    drainAll(sink, box);
+    expect(sink.pings).toEqual([2]); // after both frames
+    expect(box.stalledMs()).toBe(0);
+  });
+
   it('never loses the newest state nor breaks contiguity, whatever the drain pattern (property)', () => {
     fc.assert(
       fc.property(

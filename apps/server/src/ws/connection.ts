@@ -7,10 +7,12 @@
  * every message older than what a snapshot/recovery already covered is
  * dropped, so per-key delivery stays in order without duplicates.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import {
+  AppError,
   SYSTEM_ALERTS_KEY,
   WS_CLOSE,
   alertsKey,
@@ -26,7 +28,8 @@ import {
 } from '@stock-tracker/protocol';
 import type { Bus, BusMessage } from '../bus/types.ts';
 import { parseClientMessage } from './client-ops.ts';
-import { controlFrame, eventSnapshotFrame } from './frames.ts';
+import { tradingKeys } from '../trading/ws-keys.ts';
+import { controlFrame, eventSnapshotFrame, updateFrame } from './frames.ts';
 import { Outbox, type SentKind } from './outbox.ts';
 import type { AuthUser, ResolvedWsOptions } from './options.ts';
 
@@ -75,6 +78,8 @@ export class WsConnection {
   /** Last position delivered per key (snapshot, recovery or update). */
   private readonly streams = new Map<string, StreamPos>();
   private held: BusMessage[] | null = null;
+  /** Frame bytes of `held`: counted with the outbox against queueBytesCap (held messages stay in memory too). */
+  private heldBytes = 0;
   /** Subscribed keys whose snapshot/resume read failed: their next live message restarts them. */
   private readonly unprimed = new Set<string>();
   readonly outbox: Outbox;
@@ -86,6 +91,8 @@ export class WsConnection {
   private closed = false;
   /** Fires when the current user's credential expires. */
   private expiry: NodeJS.Timeout | null = null;
+  /** Payload of the last heartbeat ping: only a pong echoing it counts (an unsolicited pong proves nothing). */
+  private pingNonce: Buffer | null = null;
 
   constructor(
     readonly ws: WebSocket,
@@ -102,21 +109,62 @@ export class WsConnection {
           host.willWrite(this);
           ws.send(data, { binary: false }, cb);
         },
+        ping: (data, cb) => {
+          host.willWrite(this);
+          ws.ping(data, undefined, cb);
+        },
       },
       {
         highWaterBytes: host.opts.highWaterBytes,
         queueBytesCap: host.opts.queueBytesCap,
+        maxQueuedSnapshots: host.opts.maxQueuedSnapshots,
         onOverflow: () => host.slowConsumer(this),
         onConflate: () => host.conflated(channel),
         onSent: (kind) => host.sent(channel, kind),
       },
     );
     ws.on('message', (data, isBinary) => this.enqueueOp(data, isBinary));
-    ws.on('pong', () => {
-      this.alive = true;
+    ws.on('pong', (data) => {
+      if (this.pingNonce && data.equals(this.pingNonce)) this.alive = true;
     });
     ws.on('close', () => this.clearExpiry());
     this.watchExpiry();
+  }
+
+  /** Bytes waiting for this client: its outbox plus live messages held while a subscribe runs. */
+  get queuedBytes(): number {
+    return this.outbox.queuedBytes + this.heldBytes;
+  }
+
+  /** Streams this connection keeps a position for (bounded by its subscriptions and the keys that exist). */
+  get streamCount(): number {
+    return this.streams.size + this.unprimed.size + this.excluded.size;
+  }
+
+  /**
+   * One heartbeat round. 'dead': the previous ping was not answered; 'stuck':
+   * not answered while frames still wait in the queue (the client stopped
+   * reading: a slow consumer, closed with 4008); else a new ping is queued
+   * behind whatever waits, so its pong proves the client read all of it.
+   */
+  heartbeat(): 'ok' | 'dead' | 'stuck' {
+    if (!this.alive) return this.outbox.size > 0 ? 'stuck' : 'dead';
+    this.alive = false;
+    this.pingNonce = randomBytes(8);
+    this.outbox.ping(this.pingNonce);
+    return 'ok';
+  }
+
+  /** The user's session ended (logout, password change, reuse): a connection acting for it closes with 4001. */
+  revoke(sessionIds: ReadonlySet<string>): boolean {
+    const sid = this.ctx.user?.sessionId;
+    if (this.closed || sid === undefined || !sessionIds.has(sid)) return false;
+    this.ctx.user = null;
+    this.outbox.control(
+      controlFrame({ type: 'error', code: 'INVALID_TOKEN', message: 'The session has ended; log in again.', request_id: `${this.ctx.id}-${++this.requests}` }),
+    );
+    this.close(WS_CLOSE.UNAUTHORIZED, 'session ended');
+    return true;
   }
 
   get subscriptionCount(): number {
@@ -138,7 +186,8 @@ export class WsConnection {
     if (this.closed) return;
     if (this.held) {
       this.held.push(msg);
-      if (this.held.length > MAX_HELD) this.host.slowConsumer(this);
+      this.heldBytes += updateFrame(msg).length; // cached per message: shared with every other receiver
+      if (this.held.length > MAX_HELD || this.heldBytes + this.outbox.queuedBytes > this.host.opts.queueBytesCap) this.host.slowConsumer(this);
       return;
     }
     this.forward(msg);
@@ -173,6 +222,7 @@ export class WsConnection {
     this.closed = true;
     this.clearExpiry();
     this.held = null;
+    this.heldBytes = 0;
     this.outbox.close();
     try {
       this.ws.close(code, reason);
@@ -242,7 +292,7 @@ export class WsConnection {
   }
 
   private needsUser(): boolean {
-    return this.ctx.channel === 'alerts' || this.host.opts.authRequired.includes(this.ctx.channel);
+    return this.ctx.channel === 'alerts' || this.ctx.channel === 'trading' || this.host.opts.authRequired.includes(this.ctx.channel);
   }
 
   /**
@@ -281,6 +331,12 @@ export class WsConnection {
       const named = (op.symbols ?? []).filter((s) => s !== '*');
       keys = named.length > 0 && !(op.symbols ?? []).includes('*') ? [...new Set(named)] : [own, SYSTEM_ALERTS_KEY];
       wild = false;
+    } else if (channel === 'trading') {
+      // The user's own streams only (trading/ws-keys.ts); `*` covers the accounts known now.
+      const r = tradingKeys(user!.userId, op.symbols, wild ? await this.host.bus.keys(channel) : []);
+      if (!r.ok) return this.error('FORBIDDEN', 'Only your own trading streams can be subscribed on this connection.', r.details, op.id);
+      keys = r.keys;
+      wild = false;
     } else if (!wild) {
       const { keys: k, bad } = this.expand(op.symbols!, op.trades === true);
       if (bad.length > 0) return this.error('VALIDATION_FAILED', 'Invalid keys for this channel.', bad.slice(0, 10), op.id);
@@ -312,20 +368,32 @@ export class WsConnection {
       }
       this.host.subscriptionsChanged(this.subscriptionCount - before);
 
+      // Positions are honoured only for keys this request primes: explicit keys (counted against the
+      // limit above) and, under a wildcard, keys that exist on the bus. A `since` key the server does
+      // not know is ignored: it cannot open a stream, cost a bus read or stay in this connection's state.
+      // At most `maxSubscriptions` positions are resumed; other keys get a plain snapshot.
+      let resumable = new Set(keys);
       if (wild) {
         const known = await this.host.bus.keys(channel);
-        // Resumed keys the bus no longer knows still get an answer (a reset).
-        const resumed = Object.keys(op.since ?? {});
-        keys = [...new Set([...keys, ...known, ...resumed])].filter((k) => this.explicit.has(k) || this.wantsWildcard(k));
+        resumable = new Set(known);
+        keys = [...new Set([...keys, ...known])].filter((k) => this.explicit.has(k) || this.wantsWildcard(k));
+      }
+      const resumed = new Set<string>();
+      if (op.since) {
+        for (const k of Object.keys(op.since)) {
+          if (resumed.size >= this.host.opts.maxSubscriptions) break;
+          if (resumable.has(k)) resumed.add(k);
+        }
       }
       this.outbox.control(controlFrame({ type: 'subscribed', channel, id: op.id, keys }));
-      const sinceOf = (key: string) => (op.since && Object.hasOwn(op.since, key) ? op.since[key] : undefined);
+      const sinceOf = (key: string) => (resumed.has(key) ? op.since![key] : undefined);
       // Every plain state snapshot is asked for at once: one bus round trip (see RedisBus.latest), not one per key.
       const snapshots = new Map<string, Promise<BusMessage | null>>();
       for (const key of keys) if (!isEventKey(channel, key) && !sinceOf(key)) snapshots.set(key, this.host.bus.latest(channel, key));
       for (const p of snapshots.values()) p.catch(() => {}); // awaited below; a failure surfaces there, once
       for (const [i, key] of keys.entries()) {
-        if (this.closed) return;
+        // Prime at the pace the client reads: a reader that stopped never gets thousands of snapshots built for it.
+        if (!(await this.outbox.room()) || this.closed) return;
         try {
           await this.prime(key, sinceOf(key), snapshots.get(key));
         } catch (err) {
@@ -340,6 +408,7 @@ export class WsConnection {
     } finally {
       const held = this.held;
       this.held = null;
+      this.heldBytes = 0;
       if (held && !this.closed) for (const m of held) this.forward(m);
     }
   }
@@ -434,14 +503,25 @@ export class WsConnection {
   private async auth(token: string, id: string | undefined): Promise<void> {
     const authenticate = this.host.opts.authenticate;
     if (!authenticate) return this.error('BAD_REQUEST', 'Authentication is not enabled on this server.', undefined, id);
-    const user = await authenticate(this.ctx.req, token).catch(() => null);
+    let user: AuthUser | null;
+    try {
+      user = await authenticate(this.ctx.req, token);
+    } catch (err) {
+      if (!(err instanceof AppError && (err.status === 401 || err.status === 403))) {
+        // The token could not be checked (session store down): not the client's fault. Keep the
+        // connection and its current identity; the client retries the `auth` op later.
+        this.host.opts.log.warn({ err, conn: this.ctx.id }, 'ws auth: token verification failed');
+        return this.error('SERVICE_UNAVAILABLE', 'The token cannot be verified right now; retry shortly.', undefined, id);
+      }
+      user = null;
+    }
     if (!user) {
       this.error('INVALID_TOKEN', undefined, undefined, id);
       this.close(WS_CLOSE.UNAUTHORIZED, 'invalid token');
       return;
     }
     const previous = this.ctx.user;
-    if (this.ctx.channel === 'alerts' && previous && previous.userId !== user.userId) {
+    if ((this.ctx.channel === 'alerts' || this.ctx.channel === 'trading') && previous && previous.userId !== user.userId) {
       // Another user on the same socket must not keep receiving the previous user's alerts.
       this.unsubscribe({ op: 'unsubscribe' });
     }

@@ -24,6 +24,7 @@ export const WS_PATHS: Readonly<Record<string, Channel>> = {
   '/ws/foreign': 'foreign',
   '/ws/index': 'index',
   '/ws/alerts': 'alerts',
+  '/ws/trading': 'trading',
 };
 
 /** The channel served at a request URL, or null. */
@@ -38,7 +39,11 @@ export interface WsGatewayStats {
   /** Entries waiting in outboxes (conflated state slots + queued frames), summed and worst connection. */
   queuedEntries: number;
   maxQueuedEntries: number;
+  /** Bytes queued in outboxes (every entry at its frame size), summed and worst connection. */
   queuedBytes: number;
+  maxQueuedBytes: number;
+  /** Per-connection stream positions kept (resume/contiguity state), summed. */
+  streamStates: number;
   /** Bytes buffered in sockets (ws.bufferedAmount), summed and worst connection. */
   bufferedBytes: number;
   maxBufferedBytes: number;
@@ -56,6 +61,8 @@ export interface WsGateway {
   /** Stops accepting, closes every connection with `code` (1001 shutdown, 1012 replica restart) and waits for them. */
   close(code?: number): Promise<void>;
   stats(): WsGatewayStats;
+  /** Closes (4001) every connection acting for one of these login sessions; returns how many. */
+  revokeSessions(sessionIds: Iterable<string>): number;
 }
 
 interface ChannelIndex {
@@ -175,21 +182,35 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
     opts.pingIntervalMs > 0
       ? setInterval(() => {
           for (const c of conns) {
-            if (!c.alive) {
-              log.info({ conn: c.ctx.id, ip: c.ctx.ip }, 'ws heartbeat missed; terminating');
-              c.terminate();
-              continue;
-            }
-            c.alive = false;
+            let beat: 'ok' | 'dead' | 'stuck';
             try {
-              c.ws.ping();
+              beat = c.heartbeat();
             } catch {
+              beat = 'dead';
+            }
+            if (beat === 'stuck') {
+              host.slowConsumer(c); // its ping is still queued behind frames it does not read
+            } else if (beat === 'dead') {
+              log.info({ conn: c.ctx.id, ip: c.ctx.ip }, 'ws heartbeat missed; terminating');
               c.terminate();
             }
           }
         }, opts.pingIntervalMs)
       : null;
   heartbeat?.unref();
+
+  // A queue that makes no progress is a reader that stopped, whatever it answers to pings.
+  const stallSweep =
+    opts.stallTimeoutMs > 0
+      ? setInterval(
+          () => {
+            const now = Date.now();
+            for (const c of conns) if (c.outbox.stalledMs(now) > opts.stallTimeoutMs) host.slowConsumer(c);
+          },
+          Math.max(10, Math.min(1_000, Math.floor(opts.stallTimeoutMs / 4))),
+        )
+      : null;
+  stallSweep?.unref();
 
   function refuse(socket: Duplex, status: number, code: ErrorCode, requestId: string, reason: string, message?: string, headers?: Record<string, string>) {
     totals.refusedUpgrades++;
@@ -285,6 +306,7 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
     async close(code = WS_CLOSE.GOING_AWAY) {
       closing = true;
       if (heartbeat) clearInterval(heartbeat);
+      if (stallSweep) clearInterval(stallSweep);
       unsubscribeBus();
       const reason = code === WS_CLOSE.SERVICE_RESTART ? 'restarting' : 'shutting down';
       await Promise.all(
@@ -299,22 +321,35 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
       );
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
+    revokeSessions(sessionIds) {
+      const ids = new Set(sessionIds);
+      if (ids.size === 0) return 0;
+      let n = 0;
+      for (const c of conns) if (c.revoke(ids)) n++;
+      if (n > 0) log.info({ connections: n }, 'ws connections of ended sessions closed');
+      return n;
+    },
     stats() {
       let queuedEntries = 0;
       let maxQueuedEntries = 0;
       let queuedBytes = 0;
+      let maxQueuedBytes = 0;
+      let streamStates = 0;
       let bufferedBytes = 0;
       let maxBufferedBytes = 0;
       for (const c of conns) {
         const n = c.outbox.size;
         const b = c.ws.bufferedAmount;
         queuedEntries += n;
-        queuedBytes += c.outbox.queuedBytes;
+        const qb = c.queuedBytes;
+        queuedBytes += qb;
+        if (qb > maxQueuedBytes) maxQueuedBytes = qb;
+        streamStates += c.streamCount;
         bufferedBytes += b;
         if (n > maxQueuedEntries) maxQueuedEntries = n;
         if (b > maxBufferedBytes) maxBufferedBytes = b;
       }
-      return { connections: conns.size, queuedEntries, maxQueuedEntries, queuedBytes, bufferedBytes, maxBufferedBytes, ...totals };
+      return { connections: conns.size, queuedEntries, maxQueuedEntries, queuedBytes, maxQueuedBytes, streamStates, bufferedBytes, maxBufferedBytes, ...totals };
     },
   };
 }

@@ -12,6 +12,8 @@ export interface AuthUser {
   userId: string;
   /** When the credential expires (epoch ms): the connection then loses this user, and closes with 4001 if its channel needs one. */
   expiresAt?: number;
+  /** The login session behind the credential: when it is revoked (logout, password change) the connection closes with 4001. */
+  sessionId?: string;
 }
 
 /** The subset of a pino logger the gateway uses. */
@@ -41,8 +43,18 @@ export interface WsGatewayOptions {
   maxSubscriptions?: number;
   /** Server ping interval; a connection that has not answered the previous ping is terminated. 0 disables. Default 25 s. */
   pingIntervalMs?: number;
-  /** Bytes of queued event/control frames per connection before closing with 4008. Default 1 MiB. */
+  /**
+   * Bytes queued per connection (every entry at its frame size: conflated state slots, snapshots,
+   * events, control frames, pings) before closing with 4008. Default 1 MiB.
+   */
   queueBytesCap?: number;
+  /** Event snapshots (trades/alerts, built per connection) queued at once before closing with 4008. Default 64. */
+  maxQueuedSnapshots?: number;
+  /**
+   * A connection whose queue makes no progress (nothing handed to the kernel) for this long is closed
+   * with 4008, whatever pongs it sends. 0 disables (the heartbeat still catches it). Default 30 s.
+   */
+  stallTimeoutMs?: number;
   /** Socket buffered bytes above which frames are queued (and state conflated) instead of written. Default 256 KiB. */
   highWaterBytes?: number;
   /** Events in a trades/alerts snapshot. Default 50. */
@@ -77,6 +89,8 @@ export const WS_DEFAULTS = {
   maxSubscriptions: 1000,
   pingIntervalMs: 25_000,
   queueBytesCap: 1024 * 1024,
+  maxQueuedSnapshots: 64,
+  stallTimeoutMs: 30_000,
   highWaterBytes: 256 * 1024,
   historyEvents: 50,
   maxProtocolErrors: 20,
@@ -98,6 +112,8 @@ export function resolveOptions(o: WsGatewayOptions): ResolvedWsOptions {
     maxSubscriptions: positive('maxSubscriptions', o.maxSubscriptions ?? WS_DEFAULTS.maxSubscriptions),
     pingIntervalMs: positive('pingIntervalMs', o.pingIntervalMs ?? WS_DEFAULTS.pingIntervalMs, true),
     queueBytesCap: positive('queueBytesCap', o.queueBytesCap ?? WS_DEFAULTS.queueBytesCap),
+    maxQueuedSnapshots: positive('maxQueuedSnapshots', o.maxQueuedSnapshots ?? WS_DEFAULTS.maxQueuedSnapshots),
+    stallTimeoutMs: positive('stallTimeoutMs', o.stallTimeoutMs ?? WS_DEFAULTS.stallTimeoutMs, true),
     highWaterBytes: positive('highWaterBytes', o.highWaterBytes ?? WS_DEFAULTS.highWaterBytes),
     historyEvents: positive('historyEvents', o.historyEvents ?? WS_DEFAULTS.historyEvents, true),
     maxProtocolErrors: positive('maxProtocolErrors', o.maxProtocolErrors ?? WS_DEFAULTS.maxProtocolErrors, true),
