@@ -56,6 +56,12 @@ export interface AuthSessionOptions {
 
 /** Refresh this long before expiry (or at 3/4 of a shorter lifetime). */
 const REFRESH_MARGIN_MS = 60_000;
+/** Retries of a refresh the server could not answer (5xx, 429): 1 s, 2 s, 4 s … at most this. */
+const RETRY_BASE_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+/** A refusal that says nothing about the session: the server (or its database) is busy or down; try again. */
+const transient = (err: unknown): boolean => err instanceof ApiError && (err.status >= 500 || err.status === 429);
 const LOCK_NAME = 'stock-tracker-auth-refresh';
 
 const initial: AuthSnapshot = { status: 'loading', user: null, registrationEnabled: false, publicMarketData: true, notice: null };
@@ -69,6 +75,8 @@ export class AuthSession extends ValueStore<AuthSnapshot> {
   private access: { token: string; expiresAt: number; lifetimeMs: number } | null = null;
   private refreshing: Promise<boolean> | null = null;
   private timer: unknown = null;
+  /** Consecutive transient refresh failures (the backoff exponent). */
+  private retries = 0;
   private readonly tokenListeners = new Set<() => void>();
 
   constructor(opts: AuthSessionOptions) {
@@ -162,14 +170,32 @@ export class AuthSession extends ValueStore<AuthSnapshot> {
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 0) return this.access !== null; // offline: keep what we have
-      // Only a session that was live ended "elsewhere"; a first silent attempt just finds no cookie.
+      if (transient(err)) {
+        // The server is there but could not decide (database down, overloaded): the cookie is still
+        // good (the server clears it only with a 401). Keep what we have and try again later.
+        this.retryLater();
+        return this.access !== null && this.access.expiresAt > this.now();
+      }
+      if (!(err instanceof ApiError) || err.status !== 401) return this.access !== null && this.access.expiresAt > this.now();
+      // Only a 401 ends the session. Only a session that was live ended "elsewhere"; a first silent attempt just finds no cookie.
       this.forget(this.get().status === 'signed-in' ? 'Your session ended; please sign in again.' : null);
       return false;
     }
   }
 
+  private retryLater(): void {
+    if (this.timer !== null) this.clearTimer(this.timer);
+    const wait = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.retries, 10));
+    this.retries++;
+    this.timer = this.setTimer(() => {
+      this.timer = null;
+      void this.refresh();
+    }, wait);
+  }
+
   private accept(t: AuthTokens): void {
     const now = this.now();
+    this.retries = 0;
     this.access = { token: t.accessToken, expiresAt: t.expiresAt, lifetimeMs: Math.max(1_000, t.expiresAt - now) };
     this.set({ ...this.get(), status: 'signed-in', user: t.user, notice: null });
     this.schedule();
@@ -177,6 +203,7 @@ export class AuthSession extends ValueStore<AuthSnapshot> {
   }
 
   private forget(notice: string | null): void {
+    this.retries = 0;
     this.access = null;
     if (this.timer !== null) this.clearTimer(this.timer);
     this.timer = null;

@@ -60,7 +60,10 @@ export function authRoutes(app: FastifyInstance, deps: AppDeps, auth: RequestAut
       try {
         return send(req, reply, await s.refresh(readRefreshCookie(cookieCtx(req), req.headers.cookie), client(req)), 200);
       } catch (err) {
-        reply.header('set-cookie', clearRefreshCookies(cookieCtx(req)));
+        // Only a refusal of the token itself (401) ends the browser's session. A 503 while PostgreSQL
+        // is down, a 429 or a 500 says nothing about the cookie: clearing it would sign the user out
+        // over a blip (issue 12 §5).
+        if (err instanceof AppError && err.status === 401) reply.header('set-cookie', clearRefreshCookies(cookieCtx(req)));
         throw err;
       }
     },
