@@ -72,6 +72,8 @@ export interface Config {
     maxSubscriptions: number;
     pingIntervalMs: number;
     queueBytesCap: number;
+    maxQueuedSnapshots: number;
+    stallTimeoutMs: number;
   };
   /** Per window: `max` per address on /api, `authMax` per address on /api/auth, `writeMax` per address on writes, `alertRuleMax` per user on rule creation; 0 disables one. */
   rateLimit: { max: number; windowMs: number; authMax: number; writeMax: number; alertRuleMax: number };
@@ -381,6 +383,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxSubscriptions: r.int('WS_MAX_SUBSCRIPTIONS', 2_000, 1, 100_000),
       pingIntervalMs: r.int('WS_PING_INTERVAL_MS', 25_000, 100, 600_000),
       queueBytesCap: r.int('WS_QUEUE_BYTES_CAP', 1_048_576, 1_024, 1024 * 1024 * 1024),
+      maxQueuedSnapshots: r.int('WS_MAX_QUEUED_SNAPSHOTS', 64, 1, 100_000),
+      stallTimeoutMs: r.int('WS_STALL_TIMEOUT_MS', 30_000, 0, 600_000),
     },
     rateLimit: {
       max: r.int('RATE_LIMIT_MAX', 1_200, 0, 10_000_000),

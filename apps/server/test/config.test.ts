@@ -54,6 +54,8 @@ describe('loadConfig', () => {
       WS_MAX_SUBSCRIPTIONS: '10',
       WS_PING_INTERVAL_MS: '1000',
       WS_QUEUE_BYTES_CAP: '65536',
+      WS_MAX_QUEUED_SNAPSHOTS: '8',
+      WS_STALL_TIMEOUT_MS: '5000',
       RATE_LIMIT_MAX: '0',
       RATE_LIMIT_WINDOW_MS: '1000',
       LOG_LEVEL: 'WARN',
@@ -68,7 +70,7 @@ describe('loadConfig', () => {
     expect(c.feed).toMatchObject({ kind: 'replay', file: path.resolve('tapes/day.jsonl'), speed: 'max', simSeed: 7, simDayMs: 60_000 });
     expect(c.corsOrigins).toEqual(['https://a.example.com', 'http://localhost:5173']);
     expect(c.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
-    expect(c.ws).toEqual({ maxConnectionsPerIp: 5, maxFrameBytes: 4096, maxSubscriptions: 10, pingIntervalMs: 1000, queueBytesCap: 65_536 });
+    expect(c.ws).toEqual({ maxConnectionsPerIp: 5, maxFrameBytes: 4096, maxSubscriptions: 10, pingIntervalMs: 1000, queueBytesCap: 65_536, maxQueuedSnapshots: 8, stallTimeoutMs: 5_000 });
     expect(c.rateLimit).toMatchObject({ max: 0, windowMs: 1000 });
     expect(c.log).toEqual({ level: 'warn', pretty: true });
     expect(c.webDist).toBe(path.resolve('somewhere/dist'));

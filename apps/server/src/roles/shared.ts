@@ -38,6 +38,8 @@ export function gatewaySettings(config: Config): Omit<WsGatewayOptions, 'bus'> {
     maxSubscriptions: config.ws.maxSubscriptions,
     pingIntervalMs: config.ws.pingIntervalMs,
     queueBytesCap: config.ws.queueBytesCap,
+    maxQueuedSnapshots: config.ws.maxQueuedSnapshots,
+    stallTimeoutMs: config.ws.stallTimeoutMs,
   };
 }
 
