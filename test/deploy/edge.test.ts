@@ -13,7 +13,7 @@ import path from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ERRORS, type ErrorCode } from '@stock-tracker/protocol';
 import { contentSecurityPolicy, STATIC_SECURITY_HEADERS } from '../../apps/server/src/http/security.ts';
-import { createNginxPrefix, edgeFiles, freePort, startNginx, webFiles, type RunningNginx } from '../helpers/nginx.ts';
+import { NGINX_DIR, createNginxPrefix, edgeFiles, freePort, startNginx, webFiles, type RunningNginx } from '../helpers/nginx.ts';
 
 const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const NGINX_ID = /^[0-9a-f]{32}$/;
@@ -121,8 +121,17 @@ const edgeVars = (apiPort: number, webPort: number, listen: number, overrides: R
   EDGE_API_TIMEOUT: '1s',
   EDGE_WS_TIMEOUT: '75s',
   EDGE_EXPOSE_INTERNAL: '0',
+  EDGE_REAL_IP_CONFIG: realIpConfig(''),
   ...overrides,
 });
+
+/** EDGE_REAL_IP_CONFIG as the image's entrypoint computes it from EDGE_TRUSTED_PROXIES (the shipped envsh script). */
+function realIpConfig(trusted: string): string {
+  return execFileSync('sh', ['-c', '. "$1" && printf %s "$EDGE_REAL_IP_CONFIG"', 'sh', path.join(NGINX_DIR, 'edge-real-ip.envsh')], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', EDGE_TRUSTED_PROXIES: trusted },
+    encoding: 'utf8',
+  });
+}
 
 async function startEdge(apiPort: number, webPort: number, overrides: Record<string, string> = {}): Promise<{ nginx: RunningNginx; port: number }> {
   const port = await freePort();
@@ -349,6 +358,24 @@ describe('edge: limits and upstream failures', () => {
     } finally {
       await stub.close();
     }
+  });
+
+  it('behind a trusted load balancer (EDGE_TRUSTED_PROXIES) each client is itself: its own rate limit, its address to the API', async () => {
+    const lb = await startEdge(api.port, webPort, { EDGE_API_RATE: '1r/m', EDGE_API_BURST: '2', EDGE_REAL_IP_CONFIG: realIpConfig('127.0.0.1') });
+    running.push(lb.nginx);
+    const as = (client: string) => get('/api/x', { headers: { 'x-forwarded-for': client } }, lb.port);
+    const first = await as('203.0.113.7');
+    expect(((await first.json()) as { forwarded_for: string }).forwarded_for).toBe('203.0.113.7');
+    const a = await Promise.all(Array.from({ length: 6 }, () => as('203.0.113.7')));
+    expect(a.some((r) => r.status === 429)).toBe(true);
+    // Another client behind the same balancer is not held by the first one's burst.
+    const b = await as('198.51.100.23');
+    expect(b.status).toBe(200);
+    expect(((await b.json()) as { forwarded_for: string }).forwarded_for).toBe('198.51.100.23');
+    await Promise.all(a.map((r) => r.body?.cancel()));
+    // Without trusted proxies (the default edge) a client-written header is never believed.
+    const plain = await get('/api/x', { headers: { 'x-forwarded-for': '203.0.113.99' } });
+    expect(((await plain.json()) as { forwarded_for: string }).forwarded_for).toBe('127.0.0.1');
   });
 
   it('routes internal endpoints when EDGE_EXPOSE_INTERNAL=1, and answers a stopped API with a JSON 502', async () => {

@@ -37,6 +37,7 @@ const EDGE_VARS = {
   EDGE_API_TIMEOUT: '30s',
   EDGE_WS_TIMEOUT: '75s',
   EDGE_EXPOSE_INTERNAL: '0',
+  EDGE_REAL_IP_CONFIG: realIpConfig({}),
 };
 const WEB_VARS = { WEB_LISTEN_PORT: '18090', WEB_ROOT: '/srv/www' };
 const SECURITY_HEADERS = [
@@ -49,6 +50,14 @@ const SECURITY_HEADERS = [
   'Cross-Origin-Opener-Policy',
   'Strict-Transport-Security',
 ];
+
+/** EDGE_REAL_IP_CONFIG as the nginx image's entrypoint computes it: the shipped envsh script, sourced by sh. */
+function realIpConfig(env: { EDGE_TRUSTED_PROXIES?: string; EDGE_REAL_IP_HEADER?: string }): string {
+  return execFileSync('sh', ['-c', '. "$1" && printf %s "$EDGE_REAL_IP_CONFIG"', 'sh', path.join(NGINX_DIR, 'edge-real-ip.envsh')], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    encoding: 'utf8',
+  });
+}
 
 const read = (rel: string) => readFileSync(path.join(REPO_ROOT, rel), 'utf8');
 const compose = (rel: string) => parse(read(rel), { merge: true }) as { services: Record<string, Record<string, any>> };
@@ -101,6 +110,47 @@ describe('nginx -t', () => {
       expect(nginxConfigTest(prefix).ok).toBe(false);
     } finally {
       rmSync(prefix, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('trusted proxies in front of the edge (real_ip)', () => {
+  const realIp = (env: Parameters<typeof realIpConfig>[0]) => {
+    const tree = expanded(edgeFiles({ ...EDGE_VARS, EDGE_REAL_IP_CONFIG: realIpConfig(env) }, 'edge'), 'conf.d/edge.conf');
+    return tree.filter((d) => d.name.startsWith('set_real_ip_from') || d.name.startsWith('real_ip_'));
+  };
+  const check = (env: Parameters<typeof realIpConfig>[0]) => {
+    const prefix = createNginxPrefix(edgeFiles({ ...EDGE_VARS, EDGE_REAL_IP_CONFIG: realIpConfig(env) }, 'edge'));
+    try {
+      return nginxConfigTest(prefix);
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
+  };
+
+  it('none by default: no header is believed', () => {
+    expect(realIp({})).toEqual([]);
+    expect(realIp({ EDGE_TRUSTED_PROXIES: ' , ' })).toEqual([]);
+  });
+
+  it('each listed address or CIDR becomes set_real_ip_from, with the header and recursive lookup; nginx -t accepts it', () => {
+    const d = realIp({ EDGE_TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.5 2001:db8::/32', EDGE_REAL_IP_HEADER: 'X-Real-IP' });
+    expect(d.map((x) => [x.name, ...x.args])).toEqual([
+      ['set_real_ip_from', '10.0.0.0/8'],
+      ['set_real_ip_from', '192.168.1.5'],
+      ['set_real_ip_from', '2001:db8::/32'],
+      ['real_ip_header', 'X-Real-IP'],
+      ['real_ip_recursive', 'on'],
+    ]);
+    const r = check({ EDGE_TRUSTED_PROXIES: '10.0.0.0/8,192.168.1.5' });
+    expect(r.ok, r.output).toBe(true);
+  });
+
+  it('a malformed entry or header stops nginx at start, naming the variable', () => {
+    for (const env of [{ EDGE_TRUSTED_PROXIES: '10.0.0.0/8,*' }, { EDGE_TRUSTED_PROXIES: '10.0.0.0/8;allow all' }, { EDGE_TRUSTED_PROXIES: '10.0.0.1', EDGE_REAL_IP_HEADER: 'X-Forwarded-For; include /etc/passwd' }]) {
+      const r = check(env);
+      expect(r.ok, JSON.stringify(env)).toBe(false);
+      expect(r.output).toMatch(/EDGE_(TRUSTED_PROXIES|REAL_IP_HEADER)/);
     }
   });
 });
@@ -204,8 +254,12 @@ describe('template variables', () => {
   it('are exactly what the compose edge service sets (plain and TLS override)', () => {
     for (const file of ['docker-compose.yml', 'docker-compose.prod.yml']) {
       const env = { ...compose(file).services.edge!.environment, ...compose('deploy/compose.tls.yml').services.edge!.environment };
-      const provided = Object.keys(env).filter((k) => k !== 'NGINX_ENVSUBST_FILTER');
+      // EDGE_REAL_IP_CONFIG is computed at start from EDGE_TRUSTED_PROXIES / EDGE_REAL_IP_HEADER by the mounted envsh script.
+      const scriptInputs = ['EDGE_TRUSTED_PROXIES', 'EDGE_REAL_IP_HEADER'];
+      const provided = [...Object.keys(env).filter((k) => k !== 'NGINX_ENVSUBST_FILTER' && !scriptInputs.includes(k)), 'EDGE_REAL_IP_CONFIG'];
       expect(new Set(provided), file).toEqual(used);
+      for (const k of scriptInputs) expect(Object.keys(env), file).toContain(k);
+      expect(compose(file).services.edge!.volumes).toContain('./deploy/nginx/edge-real-ip.envsh:/docker-entrypoint.d/15-edge-real-ip.envsh:ro');
     }
   });
 
