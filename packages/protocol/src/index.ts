@@ -5,3 +5,4 @@ export * from './ws.ts';
 export * from './errors.ts';
 export * from './rest.ts';
 export * from './trading.ts';
+export * from './trading-api.ts';

@@ -13,6 +13,9 @@
  * - foreign: `SYM`          ForeignState (state)
  *            `top`          ForeignTop (state)
  * - index:   `<INDEX ID>`   IndexState (state)
+ * - trading: `user:<id>`    TradingStreamEvent (event stream, queued): orders,
+ *                           fills, signals, risk events of the user's accounts
+ *            `user:<id>:account:<accountId>`  AccountState (state stream)
  * - alerts:  `user:<id>`    AlertEvent (event stream, queued)
  *            `system`       SystemAlert (event stream, queued): every alerts
  *                           subscription includes it
@@ -31,9 +34,13 @@
  */
 import type { AlertEvent, ClassifiedTrade, ForeignState, ForeignTop, IndexState, QuoteState, SystemAlert } from './state.ts';
 import type { ErrorCode, ErrorDetail } from './errors.ts';
+import type { AccountState, TradingEvent } from './trading.ts';
 
-export type Channel = 'market' | 'foreign' | 'index' | 'alerts';
-export const CHANNELS: readonly Channel[] = ['market', 'foreign', 'index', 'alerts'];
+/** One event on a user's /ws/trading stream: what the trading core emitted, and for which account. */
+export type TradingStreamEvent = TradingEvent & { accountId: string };
+
+export type Channel = 'market' | 'foreign' | 'index' | 'alerts' | 'trading';
+export const CHANNELS: readonly Channel[] = ['market', 'foreign', 'index', 'alerts', 'trading'];
 
 export interface StreamPos {
   seq: number;
@@ -74,6 +81,8 @@ export interface ChannelData {
   foreign: ForeignState | ForeignTop;
   index: IndexState;
   alerts: AlertEvent | AlertEvent[] | SystemAlert | SystemAlert[];
+  /** `user:<id>`: TradingStreamEvent (event stream); `user:<id>:account:<accountId>`: AccountState (state stream). */
+  trading: TradingStreamEvent | TradingStreamEvent[] | AccountState;
 }
 
 export interface SnapshotMsg<C extends Channel = Channel> {
@@ -176,4 +185,4 @@ export const alertsKey = (userId: string) => `user:${userId}`;
 /** Alerts-channel key of the notices for every user (SystemAlert). */
 export const SYSTEM_ALERTS_KEY = 'system';
 export const isEventKey = (channel: Channel, key: string) =>
-  (channel === 'market' && key.endsWith(':trades')) || channel === 'alerts';
+  (channel === 'market' && key.endsWith(':trades')) || channel === 'alerts' || (channel === 'trading' && !key.includes(':account:'));
