@@ -21,6 +21,7 @@ import { httpMetrics } from '../observability/metrics.ts';
 import { marketRoutes } from './routes/market.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { watchlistRoutes } from './routes/watchlists.ts';
+import { tradingRoutes } from './routes/trading.ts';
 import { healthRoutes } from './routes/health.ts';
 import { authRoutes } from './routes/auth.ts';
 import { createRequestAuth } from './auth.ts';
@@ -98,7 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cors, {
     origin: (origin, cb) => cb(null, !origin || wildcard || settings.corsOrigins.includes(origin)),
     credentials: !wildcard,
-    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     exposedHeaders: ['x-request-id', 'retry-after'],
     maxAge: 600,
     // A bare OPTIONS (no Origin / Access-Control-Request-Method) would otherwise get a text/plain 400 outside the error contract.
@@ -124,6 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         owned.addHook('onRequest', auth.requireUser);
         alertRoutes(owned, deps, auth.owner, { beforeCreate: limits.alertRuleCreate });
         watchlistRoutes(owned, deps, auth.owner);
+        if (deps.trading) tradingRoutes(owned, deps, auth.owner, deps.trading);
       });
       authRoutes(api, deps, auth);
     },

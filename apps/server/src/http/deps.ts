@@ -19,6 +19,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { EventLoopMonitor } from '../observability/event-loop.ts';
 import type { ReadinessCheck } from './readiness.ts';
 import type { AuthService } from '../auth/auth-service.ts';
+import type { TradingRouteDeps } from './routes/trading.ts';
 
 /** A value, or a promise of it: the engine answers from memory, the api role's view from Redis. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -84,4 +85,6 @@ export interface AppDeps {
   eventLoop?: EventLoopMonitor;
   /** Required with `settings.auth.mode === 'accounts'`. */
   auth?: AuthService;
+  /** Paper trading (/api/trading); absent when TRADING_ENABLED=false. */
+  trading?: TradingRouteDeps;
 }

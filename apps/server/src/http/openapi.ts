@@ -31,6 +31,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'market' },
         { name: 'alerts' },
         { name: 'watchlists' },
+        { name: 'trading', description: 'Paper trading (docs/trading.md)' },
         { name: 'auth' },
         { name: 'health' },
       ],

@@ -1,0 +1,498 @@
+/**
+ * TradingRunner: the one place that runs the trading cores (docs/trading.md,
+ * "Where it runs"). Embedded (`all`) it lives in the server process; scaled
+ * out it lives in the collector leader, behind the leader lock. Nothing else
+ * decides a fill.
+ *
+ * - Market data: every engine output the pipeline hands to the storage writer
+ *   (accepted exactly once, in order) goes to every account's core
+ *   (`onMarket`), the same entry point the backtest runner uses.
+ * - Commands (orders, cancels, replaces, resets, kill-switch resets) are read
+ *   from storage (`trading_commands`, stored by whoever accepted the request),
+ *   in the order they were accepted; an announcement only says "look now".
+ *   Strategies and risk limits are configuration in storage, reconciled into
+ *   the cores the same way alert rules are.
+ * - Exactly once: what a core emitted is written per account in one
+ *   transaction — orders, fills (keyed by the core's fill id), the core's
+ *   snapshot containing them and the commands whose effect they are
+ *   (TradingRepo.persist) — and only then published on the bus. A process that
+ *   dies before the write loses work nobody saw; its successor restores each
+ *   core from the stored snapshot (TradingCore.restore) before it sees market
+ *   data, and applies the still-pending commands again.
+ */
+import type { EngineOutput, Order, RiskLimits, StrategyConfig, TradingEvent, TradingStreamEvent } from '@stock-tracker/protocol';
+import { isFinalOrderStatus, tradingAccountKey, tradingUserKey } from '@stock-tracker/protocol';
+import { TradingCore, createStrategy, type OrderResult, type Strategy, type TradingCoreOptions, type TradingSnapshot } from '@stock-tracker/trading';
+import type { StreamPublisher } from '../bus/types.ts';
+import type { CommandRecord, EquityPoint, FillRecord, OrderRecord, PersistBatch, StrategyRecord, TradingAccountRecord, TradingRepo } from '../storage/trading-repo.ts';
+
+export interface RunnerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface TradingRunnerOptions {
+  repo: TradingRepo;
+  /** Where orders, fills and account states are published (/ws/trading); null publishes nothing. */
+  publisher: () => StreamPublisher | null;
+  log?: RunnerLogger;
+  /** Coalesces writes: a burst of fills is one transaction per account. Default 50 ms. */
+  flushDelayMs?: number;
+  /** Called after a command's outcome is stored (the embedded server answers the waiting request). */
+  onCommandSettled?: (commandId: string) => void;
+}
+
+interface AccountSlot {
+  rec: TradingAccountRecord;
+  core: TradingCore;
+  /** JSON of the strategies and risk limits the core runs with, to apply only changes. */
+  strategies: Map<string, string>;
+  risk: string;
+  orders: Map<string, Order>;
+  fills: FillRecord[];
+  equity: Map<number, EquityPoint>;
+  commands: PersistBatch['commands'];
+  events: TradingEvent[];
+  dirty: boolean;
+  /**
+   * Event time the restored core had already seen: market outputs at or before
+   * it were applied before the snapshot was taken, and a feed's catch-up after a
+   * restart or takeover (the simulator regenerates the day so far) must not
+   * apply them twice.
+   */
+  horizon: number;
+}
+
+/** The market time an output describes (closed bars: their end), or null for outputs not bound to one. */
+export function outputTime(out: EngineOutput): number | null {
+  switch (out.type) {
+    case 'trade':
+      return out.trade.ts;
+    case 'quote':
+      return out.state.ts;
+    case 'bar':
+      return out.bar.closed ? out.bar.ts + 60_000 : out.bar.ts;
+    case 'foreign':
+      return out.state.ts;
+    default:
+      return null;
+  }
+}
+
+const MAX_BUFFERED_FILLS = 100_000;
+
+/** The core's event time (0 before its first event), as stored with its snapshot. */
+const coreTime = (core: TradingCore): number => {
+  const t = core.now();
+  return Number.isFinite(t) ? Math.trunc(t) : 0;
+};
+
+/** Core options of an account; the same mapping the backtest command uses for its --cash/--fees (see docs/trading.md). */
+export function coreOptions(rec: TradingAccountRecord): TradingCoreOptions {
+  return { accountId: rec.id, cash: rec.startingCash, riskLimits: rec.riskLimits as RiskLimits };
+}
+
+export function strategyConfig(s: StrategyRecord): StrategyConfig {
+  return { id: s.id, strategy: s.name, params: s.params as Record<string, number>, symbols: s.symbols };
+}
+
+const orderRecord = (userId: string, accountId: string, o: Order, commandId: string | null): OrderRecord => ({
+  id: o.id,
+  userId,
+  accountId,
+  clientOrderId: o.clientOrderId,
+  commandId,
+  strategyId: o.strategyId,
+  symbol: o.symbol,
+  side: o.side,
+  type: o.type,
+  status: o.status,
+  open: !isFinalOrderStatus(o.status),
+  qty: o.qty,
+  filledQty: o.filledQty,
+  ts: o.createdTs,
+  updatedTs: o.updatedTs,
+  data: o as unknown as Record<string, unknown>,
+});
+
+export class TradingRunner {
+  private readonly accounts = new Map<string, AccountSlot>();
+  /** Commands applied in memory whose outcome is not stored yet: never applied twice. */
+  private readonly inflight = new Set<string>();
+  private readonly commandOf = new Map<string, string>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private started = false;
+  private stopped = false;
+  readonly counts = { market: 0, fills: 0, commands: 0, persisted: 0, persistFailures: 0, coreErrors: 0, dropped: 0 };
+
+  constructor(private readonly o: TradingRunnerOptions) {}
+
+  /** Restores every account's core from storage, then applies pending commands. Call before market data flows. */
+  async start(): Promise<void> {
+    await this.serial(async () => {
+      const accounts = await this.o.repo.accounts.listAll();
+      for (const rec of accounts) await this.load(rec);
+      this.started = true;
+    });
+    await this.reload();
+  }
+
+  /** Stops taking work and writes what is buffered (best effort). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    await this.serial(() => this.flushNow());
+  }
+
+  /** Account ids currently running (tests, metrics). */
+  accountIds(): string[] {
+    return [...this.accounts.keys()];
+  }
+
+  core(accountId: string): TradingCore | undefined {
+    return this.accounts.get(accountId)?.core;
+  }
+
+  /** One engine output, to every core, synchronously (in the pipeline's order). */
+  onMarket(out: EngineOutput): void {
+    if (!this.started || this.stopped) return;
+    this.counts.market++;
+    const t = outputTime(out);
+    for (const slot of this.accounts.values()) {
+      if (t !== null && t <= slot.horizon) continue;
+      let events: TradingEvent[];
+      try {
+        events = slot.core.onMarket(out);
+      } catch (err) {
+        this.coreError(slot, err, 'onMarket');
+        continue;
+      }
+      if (events.length > 0) this.collect(slot, events, null);
+    }
+  }
+
+  /**
+   * Everything from storage: accounts (new ones start, removed ones stop),
+   * strategies and risk limits, then every pending command. Called at start,
+   * on an announcement, on a (re)connect of the announcement channel,
+   * periodically, and when this process becomes leader.
+   */
+  reload(accountId?: string): Promise<void> {
+    return this.serial(async () => {
+      if (!this.started || this.stopped) return;
+      try {
+        await this.reloadNow(accountId);
+      } catch (err) {
+        // Storage is the source of truth: the next announcement or period tries again.
+        this.o.log?.warn({ err: err instanceof Error ? err.message : String(err), accountId }, 'trading: reload failed; retried at the next announcement or period');
+      }
+    });
+  }
+
+  private async reloadNow(accountId?: string): Promise<void> {
+    {
+      const repo = this.o.repo;
+      const recs = accountId ? [await repo.accounts.getById(accountId)].filter((r): r is TradingAccountRecord => !!r) : await repo.accounts.listAll();
+      if (!accountId) {
+        const alive = new Set(recs.map((r) => r.id));
+        for (const id of [...this.accounts.keys()]) if (!alive.has(id)) this.accounts.delete(id);
+      } else if (recs.length === 0) this.accounts.delete(accountId);
+      const running = await repo.strategies.running(accountId);
+      for (const rec of recs) {
+        let slot = this.accounts.get(rec.id);
+        if (!slot || slot.rec.generation !== rec.generation) slot = await this.load(rec);
+        slot.rec = rec;
+        this.reconcile(slot, running.filter((s) => s.accountId === rec.id));
+      }
+      const pending = await repo.commands.pending(accountId);
+      for (const cmd of pending) await this.apply(cmd);
+      await this.flushNow();
+    }
+  }
+
+  // ---------- internals ----------
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  /** A core for the account: restored from its stored snapshot when it has one of this generation. */
+  private async load(rec: TradingAccountRecord): Promise<AccountSlot> {
+    const repo = this.o.repo;
+    const [snap, running] = await Promise.all([repo.snapshots.getById(rec.id), repo.strategies.running(rec.id)]);
+    const strategies: Strategy[] = [];
+    const applied = new Map<string, string>();
+    for (const s of running) {
+      try {
+        strategies.push(createStrategy(strategyConfig(s)));
+        applied.set(s.id, JSON.stringify(strategyConfig(s)));
+      } catch (err) {
+        this.o.log?.warn({ err: String(err), strategy: s.id }, 'trading: stored strategy no longer valid; not started');
+      }
+    }
+    let core: TradingCore;
+    let horizon = -Infinity;
+    if (snap && snap.generation === rec.generation) {
+      core = TradingCore.restore(snap.core as TradingSnapshot, coreOptions(rec), strategies);
+      horizon = snap.ts;
+    } else {
+      core = new TradingCore(coreOptions(rec));
+      for (const s of strategies) core.addStrategy(s);
+    }
+    const slot: AccountSlot = {
+      rec,
+      core,
+      strategies: applied,
+      risk: JSON.stringify(rec.riskLimits),
+      orders: new Map(),
+      fills: [],
+      equity: new Map(),
+      commands: [],
+      events: [],
+      dirty: false,
+      horizon,
+    };
+    this.accounts.set(rec.id, slot);
+    return slot;
+  }
+
+  /** Makes the core run exactly the stored running strategies and risk limits. */
+  private reconcile(slot: AccountSlot, running: StrategyRecord[]): void {
+    const wanted = new Map(running.map((s) => [s.id, s]));
+    for (const [id] of slot.strategies) {
+      if (wanted.has(id)) continue;
+      try {
+        const events = slot.core.removeStrategy(id);
+        if (events.length > 0) this.collect(slot, events, null);
+      } catch (err) {
+        this.coreError(slot, err, 'removeStrategy');
+      }
+      slot.strategies.delete(id);
+    }
+    for (const [id, s] of wanted) {
+      if (slot.strategies.has(id)) continue;
+      try {
+        slot.core.addStrategy(createStrategy(strategyConfig(s)));
+        slot.strategies.set(id, JSON.stringify(strategyConfig(s)));
+      } catch (err) {
+        this.o.log?.warn({ err: String(err), strategy: id }, 'trading: strategy not started');
+      }
+    }
+    const risk = JSON.stringify(slot.rec.riskLimits);
+    if (risk !== slot.risk) {
+      try {
+        slot.core.setRiskLimits(slot.rec.riskLimits as RiskLimits);
+        slot.risk = risk;
+      } catch (err) {
+        this.coreError(slot, err, 'setRiskLimits');
+      }
+    }
+  }
+
+  /** Applies one stored command to its account's core (at most once: see `inflight`). */
+  private async apply(cmd: CommandRecord): Promise<void> {
+    if (this.inflight.has(cmd.id)) return;
+    const slot = this.accounts.get(cmd.accountId);
+    if (!slot) {
+      await this.o.repo.commands.settle(cmd.id, 'rejected', { code: 'NOT_FOUND', reason: 'the account no longer exists' });
+      this.o.onCommandSettled?.(cmd.id);
+      return;
+    }
+    this.counts.commands++;
+    if (cmd.kind === 'reset') return this.reset(slot, cmd);
+    let result: Record<string, unknown>;
+    let status: 'applied' | 'rejected' = 'applied';
+    try {
+      const p = cmd.payload;
+      let r: OrderResult | null = null;
+      let events: TradingEvent[] = [];
+      switch (cmd.kind) {
+        case 'submit':
+          r = slot.core.submit(p.order as never, { source: 'manual' });
+          break;
+        case 'cancel':
+          r = slot.core.cancel(String(p.orderId));
+          break;
+        case 'replace':
+          r = slot.core.replace(String(p.orderId), p.changes as never);
+          break;
+        case 'risk_reset':
+          events = slot.core.resetKillSwitch();
+          break;
+      }
+      if (r) {
+        events = r.events;
+        if (!r.ok) status = 'rejected';
+        result = { ok: r.ok, orderId: r.order?.id ?? null, clientOrderId: r.order?.clientOrderId ?? null, code: r.code, reason: r.reason };
+      } else {
+        result = { ok: true, code: null, reason: 'applied' };
+      }
+      this.collect(slot, events, cmd.id);
+    } catch (err) {
+      this.coreError(slot, err, cmd.kind);
+      status = 'rejected';
+      result = { ok: false, code: 'INTERNAL', reason: 'the trading core failed on this command' };
+    }
+    this.inflight.add(cmd.id);
+    slot.commands.push({ id: cmd.id, status, result });
+    slot.dirty = true;
+  }
+
+  /** A reset: new generation, stored rows gone, a fresh core — in one transaction with the command. */
+  private async reset(slot: AccountSlot, cmd: CommandRecord): Promise<void> {
+    // Whatever the old core still had buffered belongs to the generation being removed.
+    await this.flushAccount(slot);
+    const repo = this.o.repo;
+    const generation = await repo.transaction(async (tx) => {
+      const g = await repo.accounts.resetInTx(tx, slot.rec.id);
+      await tx.query(`UPDATE trading_commands SET status = 'applied', result = $2::jsonb, applied_at = now() WHERE id = $1 AND status = 'pending'`, [
+        cmd.id,
+        JSON.stringify({ ok: true, code: null, reason: 'account reset' }),
+      ]);
+      return g;
+    });
+    if (generation !== undefined) {
+      const fresh = await this.load({ ...slot.rec, generation });
+      this.publishState(fresh);
+    } else this.accounts.delete(slot.rec.id);
+    this.o.onCommandSettled?.(cmd.id);
+  }
+
+  private collect(slot: AccountSlot, events: TradingEvent[], commandId: string | null): void {
+    for (const e of events) {
+      switch (e.type) {
+        case 'order':
+          slot.orders.set(e.event.order.id, e.event.order);
+          if (commandId) this.commandOf.set(e.event.order.id, commandId);
+          break;
+        case 'fill': {
+          const f = e.fill;
+          this.counts.fills++;
+          slot.fills.push({ id: f.id, userId: slot.rec.userId, accountId: slot.rec.id, orderId: f.orderId, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, fee: f.fee, tax: f.tax, ts: f.ts, data: f as unknown as Record<string, unknown> });
+          break;
+        }
+        case 'equity':
+          slot.equity.set(e.point.ts, e.point);
+          break;
+        default:
+          break;
+      }
+      slot.events.push(e);
+    }
+    if (events.length > 0) slot.dirty = true;
+    if (slot.fills.length > MAX_BUFFERED_FILLS) this.o.log?.warn({ account: slot.rec.id, fills: slot.fills.length }, 'trading: storage is behind; fills buffered in memory');
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.stopped) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.serial(() => this.flushNow());
+    }, this.o.flushDelayMs ?? 50);
+    this.flushTimer.unref?.();
+  }
+
+  /** Writes every dirty account (serialised by the caller). */
+  private async flushNow(): Promise<void> {
+    for (const slot of [...this.accounts.values()]) if (slot.dirty) await this.flushAccount(slot);
+  }
+
+  private async flushAccount(slot: AccountSlot): Promise<void> {
+    if (!slot.dirty) return;
+    // Taken synchronously: the snapshot contains exactly the events taken with it.
+    const { rec } = slot;
+    const orders = [...slot.orders.values()];
+    const fills = slot.fills;
+    const equity = [...slot.equity.values()];
+    const commands = slot.commands;
+    const events = slot.events;
+    let batch: PersistBatch;
+    try {
+      const account = slot.core.account();
+      batch = {
+        accountId: rec.id,
+        userId: rec.userId,
+        generation: rec.generation,
+        orders: orders.map((o) => orderRecord(rec.userId, rec.id, o, this.commandOf.get(o.id) ?? null)),
+        fills,
+        equity,
+        commands,
+        snapshot: { ts: coreTime(slot.core), fills: 0, core: slot.core.snapshot(), portfolio: account as unknown as Record<string, unknown> },
+      };
+    } catch (err) {
+      this.coreError(slot, err, 'snapshot');
+      return;
+    }
+    slot.orders = new Map();
+    slot.fills = [];
+    slot.equity = new Map();
+    slot.commands = [];
+    slot.events = [];
+    slot.dirty = false;
+    let stored: boolean;
+    try {
+      stored = await this.o.repo.persist(batch);
+      this.counts.persisted++;
+    } catch (err) {
+      // Not stored, not published: put it back in front of whatever came meanwhile; the next flush retries (with a newer snapshot).
+      this.counts.persistFailures++;
+      this.o.log?.warn({ err: err instanceof Error ? err.message : String(err), account: rec.id }, 'trading: write failed; retrying');
+      slot.orders = new Map([...orders.map((o) => [o.id, o] as const), ...slot.orders]);
+      slot.fills = [...fills, ...slot.fills];
+      for (const p of equity) if (!slot.equity.has(p.ts)) slot.equity.set(p.ts, p);
+      slot.commands = [...commands, ...slot.commands];
+      slot.events = [...events, ...slot.events];
+      slot.dirty = true;
+      if (!this.stopped) setTimeout(() => this.scheduleFlush(), 500).unref?.();
+      return;
+    }
+    for (const c of commands) {
+      this.inflight.delete(c.id);
+      this.o.onCommandSettled?.(c.id);
+    }
+    for (const o of orders) if (isFinalOrderStatus(o.status)) this.commandOf.delete(o.id);
+    if (!stored) {
+      this.counts.dropped++;
+      return; // the account was reset or removed meanwhile
+    }
+    this.publish(slot, events);
+  }
+
+  private publish(slot: AccountSlot, events: TradingEvent[]): void {
+    const pub = this.o.publisher();
+    if (!pub) return;
+    const key = tradingUserKey(slot.rec.userId);
+    for (const e of events) {
+      // Equity points and account states travel as the account's state stream (below), not one event each.
+      if (e.type === 'equity' || e.type === 'account' || e.type === 'position') continue;
+      pub.publish('trading', key, 'event', { ...e, accountId: slot.rec.id } as TradingStreamEvent);
+    }
+    this.publishState(slot);
+  }
+
+  private publishState(slot: AccountSlot): void {
+    const pub = this.o.publisher();
+    if (!pub) return;
+    try {
+      pub.publish('trading', tradingAccountKey(slot.rec.userId, slot.rec.id), 'state', slot.core.account());
+    } catch (err) {
+      this.coreError(slot, err, 'account');
+    }
+  }
+
+  /** Publishes every account's current state (a new leader, so clients see the restored positions). */
+  publishAll(): void {
+    for (const slot of this.accounts.values()) this.publishState(slot);
+  }
+
+  private coreError(slot: AccountSlot, err: unknown, where: string): void {
+    this.counts.coreErrors++;
+    this.o.log?.error({ err, account: slot.rec.id, where }, 'trading core failed');
+  }
+}
