@@ -45,6 +45,8 @@ export interface Config {
     /** No market data for this long while a market trades raises the stale-feed alert; 0 turns the watchdog off. */
     staleAfterMs: number;
   };
+  /** Alpaca Trading API broker (docs/trading.md, "Alpaca broker"); absent without ALPACA_TRADING_KEY_ID (optional so hand-built test configs need not name it). */
+  alpacaTrading?: AlpacaTradingSettings;
   jwtSecret: string;
   /** The signing secret before a rotation, accepted for verification only until its tokens expire. */
   jwtSecretPrevious: string | undefined;
@@ -283,6 +285,58 @@ function parseScale(r: Reader, role: Role): ScaleSettings {
   };
 }
 
+export interface AlpacaTradingSettings {
+  keyId: string;
+  secretKey: string;
+  /** REST base: https://paper-api.alpaca.markets unless live. */
+  baseUrl: string;
+  /** trade_updates stream: the REST host's /stream unless set. */
+  streamUrl: string;
+  /** Real money: only with ALPACA_TRADING_LIVE=true and the live endpoint. */
+  live: boolean;
+}
+
+export const ALPACA_TRADING_PAPER_URL = 'https://paper-api.alpaca.markets';
+const ALPACA_TRADING_LIVE_HOST = 'api.alpaca.markets';
+
+/**
+ * ALPACA_TRADING_*: paper by default. The live endpoint needs
+ * ALPACA_TRADING_LIVE=true and ALPACA_TRADING_LIVE=true needs the live
+ * endpoint (REST and stream): either alone is refused, in every environment,
+ * so a copied URL or a stray flag cannot start real-money trading. Production
+ * also refuses unencrypted endpoints (the keys travel in headers).
+ */
+function parseAlpacaTrading(r: Reader, prod: boolean): AlpacaTradingSettings | undefined {
+  const keyId = r.raw('ALPACA_TRADING_KEY_ID');
+  const secretKey = r.raw('ALPACA_TRADING_SECRET_KEY');
+  const live = r.bool('ALPACA_TRADING_LIVE', false);
+  const baseUrl = r.url('ALPACA_TRADING_URL', ['https:', 'http:']) ?? ALPACA_TRADING_PAPER_URL;
+  let streamUrl = r.url('ALPACA_TRADING_STREAM_URL', ['wss:', 'ws:']);
+  if (streamUrl === undefined) {
+    const u = new URL(baseUrl);
+    u.protocol = u.protocol === 'http:' ? 'ws:' : 'wss:';
+    u.pathname = '/stream';
+    u.search = '';
+    streamUrl = u.toString();
+  }
+  if (keyId && !secretKey) r.problem('ALPACA_TRADING_SECRET_KEY', 'is required with ALPACA_TRADING_KEY_ID');
+  if (secretKey && !keyId) r.problem('ALPACA_TRADING_KEY_ID', 'is required with ALPACA_TRADING_SECRET_KEY');
+  const isLive = (u: string) => new URL(u).hostname.toLowerCase() === ALPACA_TRADING_LIVE_HOST;
+  if (live) {
+    if (!keyId) r.problem('ALPACA_TRADING_LIVE', 'true needs ALPACA_TRADING_KEY_ID and ALPACA_TRADING_SECRET_KEY (the live account keys)');
+    if (!isLive(baseUrl)) r.problem('ALPACA_TRADING_LIVE', `true needs ALPACA_TRADING_URL=https://${ALPACA_TRADING_LIVE_HOST} (got ${baseUrl}); remove ALPACA_TRADING_LIVE to paper trade`);
+    else if (!isLive(streamUrl)) r.problem('ALPACA_TRADING_STREAM_URL', `live trading needs wss://${ALPACA_TRADING_LIVE_HOST}/stream (got ${streamUrl})`);
+  } else if (isLive(baseUrl) || isLive(streamUrl)) {
+    const name = isLive(baseUrl) ? 'ALPACA_TRADING_URL' : 'ALPACA_TRADING_STREAM_URL';
+    r.problem(name, `${isLive(baseUrl) ? baseUrl : streamUrl} is Alpaca's live (real money) endpoint: set ALPACA_TRADING_LIVE=true to trade real money, or use ${ALPACA_TRADING_PAPER_URL}`);
+  }
+  if (prod && keyId) {
+    if (new URL(baseUrl).protocol !== 'https:') r.problem('ALPACA_TRADING_URL', `must use https: in production (the keys travel in headers; got ${baseUrl})`);
+    if (new URL(streamUrl).protocol !== 'wss:') r.problem('ALPACA_TRADING_STREAM_URL', `must use wss: in production (got ${streamUrl})`);
+  }
+  return keyId && secretKey ? { keyId, secretKey, baseUrl, streamUrl, live } : undefined;
+}
+
 /**
  * Reads and validates the configuration. Throws ConfigError listing every
  * problem. `env` defaults to process.env; tests pass their own.
@@ -316,6 +370,8 @@ export function loadConfig(env: Env = process.env): Config {
     if (tier !== 'test' && !r.raw('ALPACA_SYMBOLS')) r.problem('ALPACA_SYMBOLS', 'is required when FEED=alpaca (comma-separated symbols, e.g. AAPL,MSFT)');
     if (id && secret) alpaca = { keyId: id, secretKey: secret };
   }
+
+  const alpacaTrading = parseAlpacaTrading(r, prod);
 
   let jwtSecret = r.raw('JWT_SECRET');
   const jwtSecretPrevious = r.raw('JWT_SECRET_PREVIOUS');
@@ -362,6 +418,7 @@ export function loadConfig(env: Env = process.env): Config {
       alpaca,
       staleAfterMs: parseStaleAfter(r),
     },
+    alpacaTrading,
     jwtSecret,
     jwtSecretPrevious,
     auth: {
@@ -416,6 +473,7 @@ export function redactConfig(c: Config): Record<string, unknown> {
     ...masked,
     jwtSecret: '***',
     jwtSecretPrevious: c.jwtSecretPrevious ? '***' : undefined,
+    alpacaTrading: c.alpacaTrading ? { ...c.alpacaTrading, secretKey: '***' } : undefined,
     feed: { ...masked.feed, ssi: c.feed.ssi ? { consumerId: c.feed.ssi.consumerId, consumerSecret: '***' } : undefined, alpaca: c.feed.alpaca ? { keyId: c.feed.alpaca.keyId, secretKey: '***' } : undefined },
   };
 }

@@ -5,4 +5,3 @@ export * from './errors.ts';
 export * from './rest.ts';
 export * from './stream.ts';
 export * from './broker.ts';
-export * from './config.ts';
