@@ -1,7 +1,9 @@
 /**
  * The collector pipeline of the embedded role: feed → engine → bus + storage
- * writer, with backpressure from a full writer (intake pauses, nothing is
- * dropped or reordered) and a clock-driven advance that follows event time.
+ * writer. A full writer never stops live data: refused outputs are held in
+ * order (nothing reordered); past the hold bound a pausable feed is paused
+ * and an unpausable one has its storage outputs dropped (counted). Plus a
+ * clock-driven advance that follows event time.
  */
 import fc from 'fast-check';
 import type { EngineOutput, MarketEvent } from '@stock-tracker/protocol';
@@ -95,11 +97,11 @@ describe('collector pipeline', () => {
     expect(writer.accepted).toEqual(expected);
     const streamed = expected.filter((o) => ['quote', 'trade', 'foreign', 'foreign_top', 'index', 'alert'].includes(o.type)).length;
     expect(published).toHaveLength(streamed);
-    expect(c.status()).toMatchObject({ events: events.length, pendingEvents: 0, blockedOutputs: 0, paused: false });
+    expect(c.status()).toMatchObject({ events: events.length, blockedOutputs: 0, paused: false, droppedOutputs: 0 });
     await c.stop();
   });
 
-  it('a full writer pauses intake; outputs arrive complete and in order once it drains (property)', async () => {
+  it('a full writer holds outputs; they arrive complete and in order once it drains (property)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.record({ at: fc.nat(events.length - 1), budget: fc.nat(200) }), { minLength: 1, maxLength: 6 }), async (stalls) => {
         const feed = new PushFeed();
@@ -121,24 +123,30 @@ describe('collector pipeline', () => {
         await c.idle();
         expect(writer.accepted.length).toBe(expected.length);
         expect(writer.accepted).toEqual(expected);
-        expect(c.status().pendingEvents).toBe(0);
+        expect(c.status().blockedOutputs).toBe(0);
         await c.stop();
       }),
       { numRuns: 25, seed: 42 },
     );
   });
 
-  it('queues feed events while blocked, asks a pausable feed to pause past the bound, resumes after', async () => {
+  it('keeps publishing while the writer refuses; pauses a pausable feed past the hold bound, resumes after', async () => {
     const feed = new PushFeed(true);
     const writer = new GateWriter();
-    const c = new Collector({ feed, engine: new MarketEngine(), publisher: createInMemoryBus().publisher(), writer, clock: new ManualClock(START), maxPendingEvents: 50 });
+    const bus = createInMemoryBus();
+    let published = 0;
+    bus.subscribe(() => published++);
+    const c = new Collector({ feed, engine: new MarketEngine(), publisher: bus.publisher(), writer, clock: new ManualClock(START), maxHeldOutputs: 50 });
     await c.start();
     writer.close();
     for (const ev of events.slice(0, 500)) feed.push(ev);
     const s = c.status();
+    // Every event was applied and published although storage took nothing.
+    expect(s.events).toBe(500);
+    expect(published).toBe(baseline(events.slice(0, 500)).filter((o) => ['quote', 'trade', 'foreign', 'foreign_top', 'index', 'alert'].includes(o.type)).length);
     expect(s.paused).toBe(true);
-    expect(s.pendingEvents).toBeGreaterThan(400);
-    expect(s.blockedOutputs).toBeGreaterThan(0);
+    expect(s.blockedOutputs).toBeGreaterThan(50);
+    expect(s.droppedOutputs).toBe(0);
     expect(feed.pauses).toBe(1);
     expect(writer.accepted).toHaveLength(0);
     writer.release();
@@ -146,6 +154,32 @@ describe('collector pipeline', () => {
     expect(feed.resumes).toBe(1);
     for (const ev of events.slice(500)) feed.push(ev);
     expect(writer.accepted).toEqual(expected);
+    await c.stop();
+  });
+
+  it('a feed that cannot pause keeps flowing: past the hold bound new storage outputs are dropped and counted, memory stays bounded', async () => {
+    const feed = new PushFeed(false);
+    const writer = new GateWriter();
+    const registry = createRegistry({ processMetrics: false });
+    const bus = createInMemoryBus();
+    let published = 0;
+    bus.subscribe(() => published++);
+    const c = new Collector({ feed, engine: new MarketEngine(), publisher: bus.publisher(), writer, clock: new ManualClock(START), maxHeldOutputs: 50, registry });
+    await c.start();
+    writer.close();
+    const part = events.slice(0, 500);
+    for (const ev of part) feed.push(ev);
+    const out = baseline(part);
+    expect(published).toBe(out.filter((o) => ['quote', 'trade', 'foreign', 'foreign_top', 'index', 'alert'].includes(o.type)).length);
+    const s = c.status();
+    expect(s).toMatchObject({ events: 500, paused: false, blockedOutputs: 50 });
+    expect(s.droppedOutputs).toBe(out.length - 50);
+    const dropped = (await registry.getSingleMetric('collector_storage_dropped_total')!.get()).values[0]!.value;
+    expect(dropped).toBe(s.droppedOutputs);
+    // What was held reaches the writer, in order, once it has room again; later outputs go straight through.
+    writer.release();
+    await c.idle();
+    expect(writer.accepted).toEqual(out.slice(0, 50));
     await c.stop();
   });
 

@@ -1,12 +1,19 @@
 /**
  * The collector pipeline: feed → engine → (bus, storage writer).
  *
- * Backpressure. Publishing to the bus never blocks. The storage writer may
- * refuse an output when its buffer is full (database slow or down); nothing is
- * ever dropped: the refused output and every output after it wait, in order,
- * and intake pauses — new feed events queue here (bounded by
- * `maxPendingEvents`; past that the feed is asked to pause when it can, and the
- * overflow is counted) until the writer has capacity again.
+ * Live data never waits for storage. Every feed event is applied at once and
+ * every output is published at once; storage gets the outputs through
+ * `writer.offer`. The writer absorbs a database outage in memory and then in
+ * its durable spill (storage/spill.ts), so normally it never refuses. When it
+ * does (spill full, unwritable or not configured), the refused output and
+ * every storage output after it are held here, in order, and offered again
+ * as capacity returns. The hold is bounded (`maxHeldOutputs`); past it:
+ *   - a feed that can pause (the simulator; `pause` is optional on Feed) is
+ *     paused until the hold drains: nothing is lost, the tape waits;
+ *   - a feed that cannot (SSI, Alpaca: the vendor pushes regardless) keeps
+ *     flowing live and new storage outputs are DROPPED, counted
+ *     (`collector_storage_dropped_total`) and logged — bounded memory and live
+ *     data win over the completeness of history once disk is exhausted too.
  *
  * Time. A timer advances the engine (closing 1m bars and recomputing indices
  * when no trade arrives). The target is *event* time extrapolated by the wall
@@ -27,6 +34,8 @@ import type { Logger } from '../observability/logger.ts';
 export interface OutputWriter {
   offer(out: EngineOutput): boolean;
   waitForCapacity(): Promise<void>;
+  /** Whether the writer stores this output at all (those it ignores need not wait behind refused ones). Default: yes. */
+  stores?(out: EngineOutput): boolean;
 }
 
 export interface CollectorOptions {
@@ -34,11 +43,13 @@ export interface CollectorOptions {
   engine: MarketEngine;
   publisher: StreamPublisher;
   writer: OutputWriter;
+  /** Sees every output as it is produced, with publishing (the live side, e.g. the collector's live view). */
+  onOutput?: (out: EngineOutput) => void;
   clock?: Clock;
   /** How often the engine is advanced without events (ms of clock time). Default 1000. */
   advanceIntervalMs?: number;
-  /** Feed events queued while the writer is full before the feed is asked to pause. Default 200,000. */
-  maxPendingEvents?: number;
+  /** Storage outputs held while the writer refuses before a feed is paused or, when it cannot pause, new ones are dropped. Default 100,000. */
+  maxHeldOutputs?: number;
   registry?: Registry;
   log?: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 }
@@ -47,37 +58,42 @@ export interface CollectorStatus {
   running: boolean;
   events: number;
   rejected: number;
-  /** Feed events waiting for the writer. */
-  pendingEvents: number;
-  /** Engine outputs the writer refused, waiting for capacity. */
+  /** Storage outputs the writer refused, held in order until it has capacity. */
   blockedOutputs: number;
+  /** The feed is paused because the hold is full. */
   paused: boolean;
   backpressureWaits: number;
-  overflow: number;
+  /** Storage outputs dropped because the hold was full and the feed cannot pause. */
+  droppedOutputs: number;
 }
 
-/** Optional flow control some feeds offer (duck-typed: not part of the Feed interface). */
+/** Optional flow control some feeds offer (duck-typed; wrappers say `pausable: false` when what they wrap cannot). */
 interface Pausable {
   pause(): void;
   resume(): void;
+  readonly pausable?: boolean;
 }
-const isPausable = (f: unknown): f is Pausable =>
-  typeof (f as Pausable).pause === 'function' && typeof (f as Pausable).resume === 'function';
+export const isPausable = (f: unknown): f is Pausable =>
+  typeof (f as Pausable).pause === 'function' && typeof (f as Pausable).resume === 'function' && (f as Pausable).pausable !== false;
 
 interface CollectorMetrics {
   feed: FeedMetrics;
-  pending: Gauge;
+  held: Gauge;
   backpressure: Counter;
+  dropped: Counter;
 }
 
 function collectorMetrics(registry: Registry): CollectorMetrics {
   return {
     feed: feedMetrics(registry),
-    pending: getOrCreate(registry, 'collector_pending_events', () =>
-      new PromGauge({ name: 'collector_pending_events', help: 'Feed events queued while the storage writer is full', registers: [registry] }),
+    held: getOrCreate(registry, 'collector_held_outputs', () =>
+      new PromGauge({ name: 'collector_held_outputs', help: 'Storage outputs held because the storage writer refused them (spill full or off)', registers: [registry] }),
     ),
     backpressure: getOrCreate(registry, 'collector_backpressure_waits_total', () =>
-      new PromCounter({ name: 'collector_backpressure_waits_total', help: 'Times intake paused because the storage writer was full', registers: [registry] }),
+      new PromCounter({ name: 'collector_backpressure_waits_total', help: 'Times the storage writer refused an output and the pipeline started holding', registers: [registry] }),
+    ),
+    dropped: getOrCreate(registry, 'collector_storage_dropped_total', () =>
+      new PromCounter({ name: 'collector_storage_dropped_total', help: 'Storage outputs dropped: the writer and the hold were full and the feed cannot pause (live data kept flowing)', registers: [registry] }),
     ),
   };
 }
@@ -87,14 +103,13 @@ export class Collector {
   private readonly engine: MarketEngine;
   private readonly publisher: StreamPublisher;
   private readonly writer: OutputWriter;
+  private readonly onOutput: ((out: EngineOutput) => void) | undefined;
   private readonly clock: Clock;
   private readonly advanceMs: number;
-  private readonly maxPending: number;
+  private readonly maxHeld: number;
   private readonly log: CollectorOptions['log'];
   private readonly metrics: CollectorMetrics | undefined;
 
-  private queue: MarketEvent[] = [];
-  private qHead = 0;
   private blocked: EngineOutput[] = [];
   private bHead = 0;
   private draining: Promise<void> | null = null;
@@ -104,7 +119,9 @@ export class Collector {
   private events = 0;
   private rejected = 0;
   private backpressureWaits = 0;
-  private overflow = 0;
+  private dropped = 0;
+  /** Drops of the current episode (logged when it starts and when it ends). */
+  private droppingSince: number | null = null;
   /** Wall time at which the engine's event time last moved forward. */
   private engineMovedAt = 0;
   private lastEngineTime = -Infinity;
@@ -114,9 +131,10 @@ export class Collector {
     this.engine = opts.engine;
     this.publisher = opts.publisher;
     this.writer = opts.writer;
+    this.onOutput = opts.onOutput;
     this.clock = opts.clock ?? systemClock;
     this.advanceMs = opts.advanceIntervalMs ?? 1_000;
-    this.maxPending = opts.maxPendingEvents ?? 200_000;
+    this.maxHeld = Math.max(1, opts.maxHeldOutputs ?? 100_000);
     this.log = opts.log;
     this.metrics = opts.registry ? collectorMetrics(opts.registry) : undefined;
     if (opts.registry) feedStatusGauges(opts.registry, this.feed, () => this.clock.now());
@@ -139,10 +157,10 @@ export class Collector {
     this.running = true;
     this.engineMovedAt = this.clock.now();
     this.timer = this.clock.setInterval(() => this.tick(), this.advanceMs);
-    await this.feed.start((ev) => this.onEvent(ev));
+    await this.feed.start((ev) => this.process(ev));
   }
 
-  /** Stops the feed and the timer, then hands every queued event and output to the writer. */
+  /** Stops the feed and the timer, then hands every held output to the writer. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
@@ -152,7 +170,7 @@ export class Collector {
     await this.idle();
   }
 
-  /** Resolves once nothing is queued (every output offered to the writer). */
+  /** Resolves once nothing is held (every output offered to the writer). */
   async idle(): Promise<void> {
     while (this.draining) await this.draining;
   }
@@ -162,36 +180,15 @@ export class Collector {
       running: this.running,
       events: this.events,
       rejected: this.rejected,
-      pendingEvents: this.queue.length - this.qHead,
-      blockedOutputs: this.blocked.length - this.bHead,
-      paused: this.backlogged(),
+      blockedOutputs: this.held(),
+      paused: this.feedPaused,
       backpressureWaits: this.backpressureWaits,
-      overflow: this.overflow,
+      droppedOutputs: this.dropped,
     };
   }
 
-  private backlogged(): boolean {
-    return this.bHead < this.blocked.length || this.qHead < this.queue.length;
-  }
-
-  private onEvent(ev: MarketEvent): void {
-    if (!this.backlogged()) {
-      this.process(ev);
-      return;
-    }
-    this.queue.push(ev);
-    const pending = this.queue.length - this.qHead;
-    this.metrics?.pending.set(pending);
-    if (pending > this.maxPending) {
-      this.overflow++;
-      if (!this.feedPaused && isPausable(this.feed)) {
-        this.feedPaused = true;
-        this.feed.pause();
-        this.log?.warn({ pending }, 'storage backlog: feed paused');
-      } else if (this.overflow === 1) {
-        this.log?.warn({ pending, feed: this.feed.name }, 'storage backlog beyond the intake bound and the feed cannot pause; still queueing (nothing is dropped)');
-      }
-    }
+  private held(): number {
+    return this.blocked.length - this.bHead;
   }
 
   private process(ev: MarketEvent): void {
@@ -206,11 +203,41 @@ export class Collector {
 
   private readonly emit = (out: EngineOutput): void => {
     publishEngineOutput(this.publisher, out);
-    if (this.bHead < this.blocked.length || !this.writer.offer(out)) {
-      this.blocked.push(out);
-      this.startDrain();
+    this.onOutput?.(out);
+    if (this.held() === 0) {
+      if (this.writer.offer(out)) return;
+    } else if (this.writer.stores && !this.writer.stores(out)) {
+      return; // not stored: nothing to keep in order
     }
+    this.hold(out);
   };
+
+  private hold(out: EngineOutput): void {
+    if (this.held() >= this.maxHeld) {
+      if (isPausable(this.feed)) {
+        // Events already on their way still arrive; the hold overshoots by those at most.
+        if (!this.feedPaused) {
+          this.feedPaused = true;
+          this.feed.pause();
+          this.log?.warn({ held: this.held() }, 'storage cannot take more (spill full or off): feed paused until it catches up');
+        }
+      } else {
+        this.dropped++;
+        this.metrics?.dropped.inc();
+        if (this.droppingSince === null) {
+          this.droppingSince = this.dropped;
+          this.log?.error(
+            { held: this.held(), feed: this.feed.name },
+            'storage cannot take more (spill full or off) and the feed cannot pause: dropping stored rows, live data continues (collector_storage_dropped_total)',
+          );
+        }
+        return;
+      }
+    }
+    this.blocked.push(out);
+    this.metrics?.held.set(this.held());
+    this.startDrain();
+  }
 
   private startDrain(): void {
     if (this.draining) return;
@@ -221,36 +248,34 @@ export class Collector {
       .finally(() => {
         this.draining = null;
         // An error above leaves work behind: try again rather than stall.
-        if (this.backlogged()) queueMicrotask(() => this.startDrain());
+        if (this.held() > 0) queueMicrotask(() => this.startDrain());
       });
   }
 
   private async drain(): Promise<void> {
-    for (;;) {
-      while (this.bHead < this.blocked.length) {
-        if (this.writer.offer(this.blocked[this.bHead]!)) this.bHead++;
-        else await this.writer.waitForCapacity();
+    while (this.bHead < this.blocked.length) {
+      if (this.writer.offer(this.blocked[this.bHead]!)) {
+        this.bHead++;
+        if (this.bHead > 4096 && this.bHead * 2 > this.blocked.length) {
+          this.blocked = this.blocked.slice(this.bHead);
+          this.bHead = 0;
+        }
+      } else {
+        this.metrics?.held.set(this.held());
+        await this.writer.waitForCapacity();
       }
-      this.blocked = [];
-      this.bHead = 0;
-      if (this.qHead >= this.queue.length) break;
-      // Replay queued events until the writer refuses again (then loop to wait).
-      while (this.qHead < this.queue.length && this.bHead >= this.blocked.length) this.process(this.queue[this.qHead++]!);
-      if (this.qHead >= this.queue.length) {
-        this.queue = [];
-        this.qHead = 0;
-      } else if (this.qHead > 4096 && this.qHead * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.qHead);
-        this.qHead = 0;
-      }
-      this.metrics?.pending.set(this.queue.length - this.qHead);
-      if (this.bHead >= this.blocked.length && this.qHead >= this.queue.length) break;
     }
-    this.metrics?.pending.set(0);
-    if (this.feedPaused && isPausable(this.feed)) {
+    this.blocked = [];
+    this.bHead = 0;
+    this.metrics?.held.set(0);
+    if (this.droppingSince !== null) {
+      this.log?.warn({ dropped: this.dropped - this.droppingSince + 1, total: this.dropped }, 'storage caught up: stored rows no longer dropped');
+      this.droppingSince = null;
+    }
+    if (this.feedPaused) {
       this.feedPaused = false;
-      this.feed.resume();
-      this.log?.info('storage backlog cleared: feed resumed');
+      if (isPausable(this.feed)) this.feed.resume();
+      this.log?.info('storage caught up: feed resumed');
     }
   }
 
@@ -270,9 +295,9 @@ export class Collector {
     return Number.isFinite(this.lastEngineTime) ? this.lastEngineTime + (this.clock.now() - this.engineMovedAt) : this.clock.now();
   }
 
-  /** Timer: move event time forward (see the header comment); skipped while events wait, to keep their order. */
+  /** Timer: move event time forward (see the header comment). */
   private tick(): void {
-    if (this.backlogged() || !Number.isFinite(this.lastEngineTime)) return;
+    if (!Number.isFinite(this.lastEngineTime)) return;
     const target = this.marketTime();
     if (target > this.engine.now()) this.engine.advance(target, this.emit);
   }

@@ -50,6 +50,11 @@ export class ChunkedFeed implements Feed {
     return this.inner.status();
   }
 
+  /** Only as pausable as the feed it wraps: a vendor feed cannot be paused, and the pipeline must know (collector/pipeline.ts). */
+  get pausable(): boolean {
+    return typeof this.inner.pause === 'function' && typeof this.inner.resume === 'function' && (this.inner as { pausable?: boolean }).pausable !== false;
+  }
+
   pause(): void {
     this.inner.pause?.();
   }
