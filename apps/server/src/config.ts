@@ -32,6 +32,15 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** The storage writer of the collector (roles all, collector): docs/storage.md#spill. */
+  storage: {
+    /** Rows held in memory before new ones go to the spill (STORAGE_BUFFER_ROWS). */
+    bufferRows: number;
+    /** Directory of the durable spill (SPILL_DIR; default $DATA_DIR/spill). */
+    spillDir: string;
+    /** Byte cap of the spill; 0 turns it off (SPILL_MAX_BYTES). */
+    spillMaxBytes: number;
+  };
   feed: {
     kind: FeedKind;
     file: string | undefined;
@@ -407,6 +416,11 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(r.str('DATA_DIR', './data')),
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
+    storage: {
+      bufferRows: r.int('STORAGE_BUFFER_ROWS', 100_000, 100, 10_000_000),
+      spillDir: path.resolve(r.raw('SPILL_DIR') ?? path.join(r.str('DATA_DIR', './data'), 'spill')),
+      spillMaxBytes: r.int('SPILL_MAX_BYTES', 1024 ** 3, 0, 2 ** 50),
+    },
     feed: {
       kind: feedKind,
       file: feedFile ? path.resolve(feedFile) : undefined,

@@ -15,12 +15,13 @@ import type { Config } from '../config.ts';
 import { openDatabase, type Db } from '../storage/db.ts';
 import { migrate, migrationStatus } from '../storage/migrate.ts';
 import { createRepositories } from '../storage/repositories.ts';
-import { StorageWriter } from '../storage/writer.ts';
+import { StorageWriter, storageWriterCheck } from '../storage/writer.ts';
+import { openSpill } from '../storage/spill.ts';
 import { createInMemoryBus } from '../bus/index.ts';
 import { createWsGateway } from '../ws/index.ts';
 import { Collector } from '../collector/index.ts';
 import { buildApp } from '../http/app.ts';
-import { databaseCheck, feedCheck, migrationsCheck, writerCheck } from '../http/readiness.ts';
+import { databaseCheck, feedCheck, migrationsCheck } from '../http/readiness.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createRegistry } from '../observability/metrics.ts';
 import { monitorEventLoop } from '../observability/event-loop.ts';
@@ -71,7 +72,9 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     const user = await repos.users.ensureDefault();
     const engine = new MarketEngine({ alertRules: await repos.alertRules.listAll() });
     const bus = createInMemoryBus({ onHandlerError: (err) => log.error({ err }, 'bus subscriber failed') });
-    const writer = new StorageWriter(db, { registry, log });
+    // Past its memory buffer the writer spills to disk, so a database outage never stops live data (docs/storage.md#spill).
+    const spill = await openSpill({ dir: config.storage.spillDir, maxBytes: config.storage.spillMaxBytes, log });
+    const writer = new StorageWriter(db, { registry, log, maxBufferedRows: config.storage.bufferRows, spill });
     // Bounded: a database that stays down must not hang shutdown forever (unsaved rows are logged).
     cleanups.push(() => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.7) }));
     const feed = opts.feed ?? createFeed(config.feed, clock, log);
@@ -103,7 +106,8 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
         databaseCheck(db),
         migrationsCheck(() => migrationStatus(db)),
         feedCheck(() => feed.status()),
-        writerCheck(() => writer.status()),
+        // Degraded, not unready: this process still serves live data while storage catches up.
+        storageWriterCheck(() => writer.status(), true),
         ...(watchdog ? [feedFreshnessCheck(watchdog)] : []),
       ],
       registry,

@@ -31,12 +31,13 @@ import type { Config } from '../config.ts';
 import { openDatabase, type Db } from '../storage/db.ts';
 import { migrationStatus } from '../storage/migrate.ts';
 import { createRepositories, type Repositories } from '../storage/repositories.ts';
-import { StorageWriter } from '../storage/writer.ts';
+import { StorageWriter, storageWriterCheck } from '../storage/writer.ts';
+import { openSpill } from '../storage/spill.ts';
 import { RedisStreamPublisher } from '../bus/index.ts';
 import { closeClient, createRedisClient, whenReady } from '../bus/redis/connection.ts';
 import { LeaderLock, type LostReason } from '../leader/index.ts';
 import { Collector, type OutputWriter } from '../collector/index.ts';
-import { databaseCheck, feedCheck, migrationsCheck, writerCheck, type ReadinessCheck } from '../http/readiness.ts';
+import { databaseCheck, feedCheck, migrationsCheck, type ReadinessCheck } from '../http/readiness.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createRegistry, getOrCreate } from '../observability/metrics.ts';
 import { monitorEventLoop } from '../observability/event-loop.ts';
@@ -96,6 +97,10 @@ class ActiveFeed implements Feed {
   status(): FeedStatus {
     return this.current?.status() ?? { name: this.name, connected: false, lastEventTs: null, events: 0, malformed: 0, errors: {} };
   }
+  get pausable(): boolean {
+    const c = this.current as (Feed & { pausable?: boolean }) | null;
+    return !!c && typeof c.pause === 'function' && typeof c.resume === 'function' && c.pausable !== false;
+  }
   pause(): void {
     this.current?.pause?.();
   }
@@ -148,7 +153,10 @@ export async function startCollector(opts: CollectorRoleOptions): Promise<Runnin
     cleanups.add('bus publisher', () => publisher.close());
     const viewRedis = createRedisClient(redis, 'st-collector-view');
     cleanups.add('view redis client', () => closeClient(viewRedis));
-    const writer = new StorageWriter(db, { registry, log });
+    // Past its memory buffer the writer spills to disk (and drains what a crashed run left there), so a database
+    // outage never stops live data (docs/storage.md#spill).
+    const spill = await openSpill({ dir: config.storage.spillDir, maxBytes: config.storage.spillMaxBytes, log });
+    const writer = new StorageWriter(db, { registry, log, maxBufferedRows: config.storage.bufferRows, spill });
     cleanups.add('storage writer', () => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.3) }));
 
     const leadership = new Leadership({ config, id, log, clock, db, repos, publisher, viewRedis, writer, registry, feedFactory: opts.feedFactory });
@@ -193,7 +201,7 @@ export async function startCollector(opts: CollectorRoleOptions): Promise<Runnin
           return watchdog ? feedFreshnessCheck(watchdog).run() : Promise.resolve({ ok: true, detail: leadership.pipeline ? 'not watched (FEED_STALE_AFTER_MS=0)' : 'standby: not running' });
         },
       },
-      writerCheck(() => writer.status()),
+      storageWriterCheck(() => writer.status()),
     ];
     const app = await buildProbeApp({ readiness, registry, eventLoop }, log);
     cleanups.add('http', () => app.close());
@@ -362,17 +370,18 @@ class Leadership {
     });
     const tap: OutputWriter = {
       offer: (out: EngineOutput) => {
-        view.note(out);
         const ok = writer.offer(out);
         if (ok && out.type === 'trade') this.trades++;
         return ok;
       },
       waitForCapacity: () => writer.waitForCapacity(),
+      stores: (out: EngineOutput) => writer.stores(out),
     };
     // Sliced: the simulator replays the day so far inside start(); in one go that could outlast the lease.
     const feed = new ChunkedFeed((this.d.feedFactory ?? (() => createFeed(config.feed, clock, log)))());
     this.feed.current = feed;
-    const collector = new Collector({ feed: this.feed, engine, publisher: guard, writer: tap, clock, registry, log });
+    // The live view sees every output as it is published, whatever storage is doing.
+    const collector = new Collector({ feed: this.feed, engine, publisher: guard, writer: tap, onOutput: (out) => view.note(out), clock, registry, log });
     // Stale-feed notices, as in the `all` role; published through the guard like every other message.
     const watchdog = configuredWatchdog(config.feed, {
       feed: this.feed,
