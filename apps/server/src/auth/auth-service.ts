@@ -33,6 +33,11 @@ export interface AuthServiceOptions {
   throttle?: Throttle;
   now?: () => number;
   log?: AuthLogger;
+  /**
+   * Sessions just ended (logout, password change or reset, refresh-token reuse). The WebSocket
+   * gateway closes the connections acting for them (docs/websocket.md); must not throw.
+   */
+  onSessionsRevoked?: (sessionIds: string[], reason: string) => void;
 }
 
 /** Who a request acts for, from a verified access token. */
@@ -128,6 +133,7 @@ export class AuthService {
     if (!r.ok) {
       if (r.sessionId) this.sessionCache.set(r.sessionId, { active: false, until: this.now() + SESSION_CACHE_MS });
       if (r.reason === 'reused') (ctx.log ?? this.log).warn({ userId: r.userId, sessionId: r.sessionId, ip: ctx.ip }, 'refresh token reused: session revoked');
+      if (r.reason === 'reused' && r.sessionId) this.announceRevoked([r.sessionId], 'reused');
       throw invalidToken(r.reason === 'expired' ? 'The session expired; log in again.' : 'The refresh token is not valid; log in again.');
     }
     const account = await this.repo.getAccount(r.userId);
@@ -149,6 +155,7 @@ export class AuthService {
       await this.repo.revokeSession(id, 'logout', now);
       this.sessionCache.set(id, { active: false, until: now + SESSION_CACHE_MS });
     }
+    this.announceRevoked([...ids], 'logout');
   }
 
   /** Changes the password after checking the current one, and ends every other session of the user. */
@@ -172,6 +179,7 @@ export class AuthService {
   async setPassword(username: string, password: string): Promise<AuthUser> {
     const { user, revoked } = await resetPassword(this.repo, this.hasher, username, password, this.now());
     for (const id of revoked) this.sessionCache.set(id, { active: false, until: this.now() + SESSION_CACHE_MS });
+    this.announceRevoked(revoked, 'password_reset');
     return user;
   }
 
@@ -238,7 +246,18 @@ export class AuthService {
 
   private async revokeAll(userId: string, reason: string, keep?: string): Promise<void> {
     const now = this.now();
-    for (const id of await this.repo.revokeUserSessions(userId, reason, now, keep)) this.sessionCache.set(id, { active: false, until: now + SESSION_CACHE_MS });
+    const ids = await this.repo.revokeUserSessions(userId, reason, now, keep);
+    for (const id of ids) this.sessionCache.set(id, { active: false, until: now + SESSION_CACHE_MS });
+    this.announceRevoked(ids, reason);
+  }
+
+  private announceRevoked(ids: string[], reason: string): void {
+    if (ids.length === 0 || !this.opts.onSessionsRevoked) return;
+    try {
+      this.opts.onSessionsRevoked(ids, reason);
+    } catch (err) {
+      this.log.error({ err }, 'onSessionsRevoked hook failed');
+    }
   }
 
   private maybePrune(): void {

@@ -18,7 +18,7 @@ import { createRepositories } from '../storage/repositories.ts';
 import { StorageWriter, storageWriterCheck } from '../storage/writer.ts';
 import { openSpill } from '../storage/spill.ts';
 import { createInMemoryBus } from '../bus/index.ts';
-import { createWsGateway } from '../ws/index.ts';
+import { createWsGateway, SessionRevocations } from '../ws/index.ts';
 import { Collector } from '../collector/index.ts';
 import { buildApp } from '../http/app.ts';
 import { databaseCheck, feedCheck, migrationsCheck } from '../http/readiness.ts';
@@ -91,7 +91,9 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
       publisher,
     });
     collector.preload(await repos.symbols.list());
-    const auth = createAuth(config, db, user.id, log);
+    // Logout / password change closes the session's WebSockets (in-process: this is the whole deployment).
+    const revocations = new SessionRevocations({ log });
+    const auth = createAuth(config, db, user.id, log, { onSessionsRevoked: revocations.onSessionsRevoked });
     if (config.auth.mode === 'none' && config.appEnv === 'production') log.warn('AUTH_MODE=none in production: every client acts for the local user');
 
     const app = await buildApp({
@@ -124,6 +126,7 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
       log,
     });
     cleanups.push(() => gateway.close(WS_CLOSE.GOING_AWAY));
+    revocations.attach(gateway);
     app.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
 
     await app.listen({ port: config.port, host: config.host });

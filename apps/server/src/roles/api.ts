@@ -25,7 +25,7 @@ import { migrationStatus } from '../storage/migrate.ts';
 import { createRepositories } from '../storage/repositories.ts';
 import { createRedisBus } from '../bus/index.ts';
 import { closeClient, createRedisClient } from '../bus/redis/connection.ts';
-import { createWsGateway, type WsGateway } from '../ws/index.ts';
+import { createWsGateway, SessionRevocations, type WsGateway } from '../ws/index.ts';
 import { buildApp } from '../http/app.ts';
 import { databaseCheck, migrationsCheck, type ReadinessCheck } from '../http/readiness.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -81,7 +81,10 @@ export async function startApi(opts: ApiRoleOptions): Promise<RunningApi> {
     const alertSink = new AlertRulePublisher(redisClient, viewKeys(s.redisPrefix).alertRules, log);
 
     // The login throttle lives in Redis: shared by every replica and worker (docs/security.md).
-    const auth = createAuth(config, db, user.id, log, { throttle: new RedisLoginThrottle(redisClient, { prefix: s.redisPrefix }) });
+    // Logout / password change closes the session's WebSockets on every replica (Redis pub/sub).
+    const revocations = new SessionRevocations({ redis: { ...redis, channel: `${s.redisPrefix}session-revoked` }, log });
+    cleanups.add('session revocations', () => revocations.close());
+    const auth = createAuth(config, db, user.id, log, { throttle: new RedisLoginThrottle(redisClient, { prefix: s.redisPrefix }), onSessionsRevoked: revocations.onSessionsRevoked });
     const readiness: ReadinessCheck[] = [
       {
         name: 'redis',
@@ -120,6 +123,7 @@ export async function startApi(opts: ApiRoleOptions): Promise<RunningApi> {
     cleanups.add('http', () => (httpClosed ? undefined : app.close()));
 
     const gateway = createWsGateway({ bus, ...gatewaySettings(config), ...auth.ws, registry, log });
+    revocations.attach(gateway);
     app.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
 
     await app.listen({ port: config.port, host: config.host });

@@ -8,3 +8,4 @@ export * from './origin.ts';
 export * from './metrics.ts';
 export { refuseUpgrade, clientRequestId } from './http-refusal.ts';
 export type { ConnectionContext } from './connection.ts';
+export * from './session-revocation.ts';
