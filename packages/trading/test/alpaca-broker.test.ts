@@ -369,6 +369,33 @@ describe('AlpacaBroker: trade_updates stream', () => {
   });
 });
 
+describe('AlpacaBroker: restart', () => {
+  it('resumes the core\'s open orders: fills made while the process was down come once, at their prices, ids continuing', async () => {
+    const h = await harness();
+    const o = order({ qty: 100 });
+    await h.broker.submit(o);
+    h.fake.fill(alpacaOrder(h, o).id, 30, 190);
+    await h.fake.waitFor(() => h.fills().length === 1, 'first fill');
+    const before = h.events(o.id).at(-1)!.order; // what the core persisted
+    await h.broker.stop(); // the process dies
+    h.fake.fill(alpacaOrder(h, o).id, 20, 190.3); // while down
+    const updates: BrokerUpdate[] = [];
+    const again = new AlpacaBroker({ keyId: FAKE_TRADING_KEY, secretKey: FAKE_TRADING_SECRET, baseUrl: h.fake.baseUrl, streamUrl: h.fake.streamUrl, accountId: 'acc-1', stream: { backoff: { initialMs: 20 } } });
+    // Stopped before the fake closes (afterEach goes in order); the fake is closed once, with the first harness.
+    open.unshift({ ...h, broker: again, fake: { close: async () => {} } as unknown as FakeAlpacaTradingServer });
+    again.onUpdate((u) => updates.push(u));
+    await again.resume([before]);
+    await again.start();
+    const fills = () => updates.flatMap((u) => (u.type === 'fill' ? [u.fill] : []));
+    expect(fills().map((f) => [f.id, f.qty, f.price])).toEqual([[`${o.id}-f50`, 20, 190.3]]);
+    h.fake.fill(alpacaOrder(h, o).id, 50, 190.5);
+    await h.fake.waitFor(() => fills().length === 2, 'fill after the restart');
+    expect(fills()[1]).toMatchObject({ id: `${o.id}-f100`, qty: 50, price: 190.5 });
+    const last = updates.flatMap((u) => (u.type === 'order' ? [u.event] : [])).at(-1)!;
+    expect(last.order).toMatchObject({ status: 'filled', filledQty: 100 });
+  });
+});
+
 describe('AlpacaBroker: live trading is never the default', () => {
   it('refuses the live endpoint without live: true, and live: true with the paper endpoint', () => {
     const base = { keyId: 'k', secretKey: 's', accountId: 'a' };

@@ -142,7 +142,8 @@ export class AlpacaBroker implements Broker {
   start(): Promise<void> {
     return this.stream.start({
       onUpdate: (u) => this.onTradeUpdate(u),
-      onListening: (reconnect) => (reconnect ? this.reconcile() : undefined),
+      // After a reconnect, and at the first connection when orders were resumed (a restart).
+      onListening: (reconnect) => (reconnect || this.byOrderId.size > 0 ? this.reconcile() : undefined),
     });
   }
 
@@ -297,6 +298,50 @@ export class AlpacaBroker implements Broker {
           highWater: null,
         };
       });
+  }
+
+  /**
+   * After a restart: takes over the core's open orders (the core persisted
+   * them; this broker instance knows nothing). Each is found at Alpaca by its
+   * client_order_id, replacements by theirs (`<clientOrderId>.r<n>`, so the
+   * chain is found again), and the core's filled quantity becomes the
+   * delivered mark. Fills made while the process was down then come out of
+   * the next reconciliation, exactly once and with their real prices: call
+   * it before `start()`, which then reconciles as soon as it listens.
+   */
+  async resume(orders: readonly Order[]): Promise<void> {
+    for (const order of orders) {
+      if (isFinalCore(order.status) || this.byOrderId.has(order.id)) continue;
+      const cid = alpacaClientOrderId(order.clientOrderId);
+      const t: Tracked = { order: { ...order }, cids: [cid], legs: [], replaces: 0, filledQty: 0, filledValue: 0 };
+      let current: AlpacaOrder | null = await this.rest.getOrderByClientId(cid).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'NOT_FOUND') return null;
+        throw err;
+      });
+      this.byOrderId.set(order.id, t);
+      this.byCid.set(cid, t);
+      if (!current) continue; // its submit never reached Alpaca: reconciliation reports it rejected
+      // Spread the core's filled quantity over the chain, oldest leg first.
+      let left = order.filledQty;
+      const avg = order.avgFillPrice ?? 0;
+      for (let i = 0; ; i++) {
+        this.attach(t, current);
+        const leg = t.legs[t.legs.length - 1]!;
+        const mark = Math.min(left, current.filledQty);
+        leg.deliveredQty = mark;
+        leg.deliveredValue = mark * avg;
+        left -= mark;
+        if (current.status !== 'replaced' || !current.replacedBy || i >= 10) break;
+        t.replaces = i + 1;
+        const next = alpacaClientOrderId(`${order.clientOrderId}.r${t.replaces}`);
+        t.cids.push(next);
+        this.byCid.set(next, t);
+        current = await this.rest.getOrder(current.replacedBy);
+      }
+      t.filledQty = order.filledQty;
+      t.filledValue = order.filledQty * avg;
+      this.lastFillTs = Math.min(this.lastFillTs, order.updatedTs);
+    }
   }
 
   /** Reads what happened while the stream was away: fills first (so a `filled` status follows its fill), then order states. */

@@ -102,11 +102,14 @@ export class AlpacaTradeStream {
     if (this.running) throw new Error('AlpacaTradeStream: already started');
     return new Promise<void>((resolve, reject) => {
       let settled = false;
-      this.running = this.run(h, () => {
+      const ok = () => {
         if (!settled) (settled = true), resolve();
-      }, (err) => {
+      };
+      const fail = (err: Error) => {
         if (!settled) (settled = true), reject(err);
-      });
+      };
+      // stop() before the first `listening` ends the wait too, instead of leaving the caller hanging.
+      this.running = this.run(h, ok, fail).then(() => fail(new Error('AlpacaTradeStream: stopped before listening')));
     });
   }
 
