@@ -18,7 +18,10 @@
  *               most once per `derivedIntervalMs` of engine time.
  *
  * Validation: an event is rejected (returns false, counted, emits nothing,
- * changes nothing) when it is not well formed, has a ts that is not a valid
+ * changes nothing) when it is not well formed (including a symbol outside the
+ * storage's pattern `[A-Za-z0-9._-]{1,20}`, or a trade id / exchange / index id
+ * that is empty, longer than 64 characters or holds a control character such
+ * as NUL), has a ts that is not a valid
  * Date instant (NaN, infinite, beyond ±8.64e15), a
  * non-positive or non-finite price/volume (trades, book levels), negative
  * foreign figures, or — when the symbol's reference data is known and its
@@ -142,7 +145,12 @@ const isTs = (x: unknown): x is number => typeof x === 'number' && x >= -MAX_TS 
 /** Finite and > 0 (NaN fails the comparison). */
 const isPos = (x: unknown): x is number => typeof x === 'number' && x > 0 && x < Infinity;
 const isNonNeg = (x: unknown): x is number => typeof x === 'number' && x >= 0 && x < Infinity;
-const isStr = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
+/** Identifiers from a feed (trade ids, exchanges, index ids): non-empty, bounded, no control characters (NUL breaks PostgreSQL text). */
+const ID_RE = /^[^\u0000-\u001f\u007f]{1,64}$/;
+const isStr = (x: unknown): x is string => typeof x === 'string' && ID_RE.test(x);
+/** The storage's symbol pattern (protocol `Symbol`): a symbol that cannot be stored or subscribed is refused at ingress. */
+const SYMBOL_RE = /^[A-Za-z0-9._\-]{1,20}$/;
+const isSymbol = (x: unknown): x is string => typeof x === 'string' && SYMBOL_RE.test(x);
 const isCount = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0;
 
 export class MarketEngine {
@@ -365,7 +373,7 @@ export class MarketEngine {
 
   private applyTrade(ev: TradeEvent): boolean {
     const { symbol, id, price, ts } = ev;
-    if (!isStr(symbol) || !isStr(id) || !isPos(price) || !isPos(ev.volume)) return false;
+    if (!isSymbol(symbol) || !isStr(id) || !isPos(price) || !isPos(ev.volume)) return false;
     if (ev.side !== undefined && !SIDES.has(ev.side)) return false;
     if (ev.phase !== undefined && !PHASES.has(ev.phase)) return false;
     if (!this.cache.acceptsPrice(symbol, price)) return false;
@@ -391,7 +399,7 @@ export class MarketEngine {
 
   private applyQuote(ev: QuoteEvent): boolean {
     const { symbol } = ev;
-    if (!isStr(symbol) || !this.validLevels(symbol, ev.bids) || !this.validLevels(symbol, ev.asks)) return false;
+    if (!isSymbol(symbol) || !this.validLevels(symbol, ev.bids) || !this.validLevels(symbol, ev.asks)) return false;
     this.tick(ev.ts);
     const state = this.cache.applyQuote(ev);
     if (state === undefined) this.stale++;
@@ -401,7 +409,7 @@ export class MarketEngine {
 
   private applyForeign(ev: ForeignEvent): boolean {
     if (
-      !isStr(ev.symbol) ||
+      !isSymbol(ev.symbol) ||
       !isNonNeg(ev.buyVolume) ||
       !isNonNeg(ev.sellVolume) ||
       !isNonNeg(ev.buyValue) ||
@@ -425,7 +433,7 @@ export class MarketEngine {
 
   private applyStatus(ev: StatusEvent): boolean {
     if (!PHASES.has(ev.phase) || typeof ev.halted !== 'boolean') return false;
-    if (ev.symbol !== undefined && !isStr(ev.symbol)) return false;
+    if (ev.symbol !== undefined && !isSymbol(ev.symbol)) return false;
     if (ev.exchange !== undefined && !isStr(ev.exchange)) return false;
     this.tick(ev.ts);
     const changes = this.cache.applyStatus(ev);
@@ -548,7 +556,7 @@ export class MarketEngine {
 function validRef(ref: SymbolRef): boolean {
   if (ref === null || typeof ref !== 'object') return false;
   const { ceiling, floor } = ref;
-  if (!isStr(ref.symbol) || !isStr(ref.exchange) || (ref.market !== 'VN' && ref.market !== 'US')) return false;
+  if (!isSymbol(ref.symbol) || !isStr(ref.exchange) || (ref.market !== 'VN' && ref.market !== 'US')) return false;
   if (typeof ref.tradingDate !== 'string' || !DATE_RE.test(ref.tradingDate)) return false;
   if (!isPos(ref.reference) || !isPos(ref.lotSize) || !isNonNeg(ref.sharesOutstanding)) return false;
   if (!Array.isArray(ref.indices) || !ref.indices.every(isStr)) return false;
@@ -561,7 +569,7 @@ function validRef(ref: SymbolRef): boolean {
 function validBar(ev: BarEvent): boolean {
   const { open, high, low, close } = ev;
   return (
-    isStr(ev.symbol) &&
+    isSymbol(ev.symbol) &&
     Object.hasOwn(BAR_INTERVAL_MS, ev.interval) &&
     isPos(open) &&
     isPos(high) &&
