@@ -22,11 +22,12 @@
  */
 import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import { MarketEngine } from '@stock-tracker/engine';
 import { systemClock, type Clock, type Feed, type FeedStatus } from '@stock-tracker/feeds';
-import type { EngineOutput, MarketEvent } from '@stock-tracker/protocol';
+import type { EngineOutput, MarketEvent, TradeGap } from '@stock-tracker/protocol';
+import type { StreamPublisher } from '../bus/types.ts';
 import type { Config } from '../config.ts';
 import { openDatabase, type Db } from '../storage/db.ts';
 import { migrationStatus } from '../storage/migrate.ts';
@@ -36,6 +37,8 @@ import { openSpill } from '../storage/spill.ts';
 import { RedisStreamPublisher } from '../bus/index.ts';
 import { closeClient, createRedisClient, whenReady } from '../bus/redis/connection.ts';
 import { LeaderLock, type LostReason } from '../leader/index.ts';
+import { applySeed, loadSeed } from '../leader/seed.ts';
+import { publishSystemAlert } from '../feed-health/system-alerts.ts';
 import { Collector, type OutputWriter } from '../collector/index.ts';
 import { databaseCheck, feedCheck, migrationsCheck, type ReadinessCheck } from '../http/readiness.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -381,7 +384,10 @@ class Leadership {
     const feed = new ChunkedFeed((this.d.feedFactory ?? (() => createFeed(config.feed, clock, log)))());
     this.feed.current = feed;
     // The live view sees every output as it is published, whatever storage is doing.
-    const collector = new Collector({ feed: this.feed, engine, publisher: guard, writer: tap, onOutput: (out) => view.note(out), clock, registry, log });
+    const collector = new Collector({ feed: this.feed, engine, publisher: guard, writer: tap, onOutput: (out) => {
+        view.note(out);
+        if (out.type === 'gap') this.onGap(out.gap, guard);
+      }, clock, registry, log });
     // Stale-feed notices, as in the `all` role; published through the guard like every other message.
     const watchdog = configuredWatchdog(config.feed, {
       feed: this.feed,
@@ -395,6 +401,8 @@ class Leadership {
     guard.hold();
     try {
       collector.preload(refs);
+      // The day so far, from storage and the bus, before the feed (and anything this leader publishes).
+      await this.seed(engine);
       await collector.start();
       // The catch-up is whatever the feed delivered at start: states go out once it is through.
       await feed.idle();
@@ -431,6 +439,51 @@ class Leadership {
       },
     };
     log.info({ symbols: engine.references().length, rules: rules.length, guard: guard.stats(), epoch: publisher.epoch }, 'collector: leading; pipeline started');
+  }
+
+  /**
+   * Seeds the fresh engine with the day so far (leader/seed.ts): without it a
+   * takeover restarted the day's volume, high/low and split from zero and
+   * overwrote stored aggregates with partial ones. Rows storage lacks (the
+   * dead leader's unflushed trades) are handed to the writer, waiting for
+   * capacity rather than dropping any.
+   */
+  private async seed(engine: MarketEngine): Promise<void> {
+    const { config, log, db, viewRedis, writer, clock } = this.d;
+    // The simulator and replays regenerate their day from its start (the catch-up): the engine rebuilds it itself.
+    if (config.feed.kind === 'simulator' || config.feed.kind === 'replay') return;
+    const t0 = performance.now();
+    const data = await loadSeed(db, viewRedis, config.scale.redisPrefix, engine.references(), clock.now());
+    const t1 = performance.now();
+    const rows: EngineOutput[] = [];
+    const stats = await applySeed(engine, data, (out) => rows.push(out));
+    const t2 = performance.now();
+    for (const out of rows) while (!writer.offer(out)) await writer.waitForCapacity();
+    const seed = { ...stats, loadMs: Math.round(t1 - t0), replayMs: Math.round(t2 - t1) };
+    if (seed.problems.length > 0) log.warn(seed, 'collector: engine seeded from part of the shared state only (the rest could not be read)');
+    else log.info(seed, 'collector: engine seeded from the shared state');
+  }
+
+  /** A gap the engine found (vendor cumulative volume ahead of the trades received): metric, log, system alert. */
+  private onGap(gap: TradeGap, publisher: StreamPublisher): void {
+    const { config, log, clock, registry } = this.d;
+    const counter = (name: string, help: string) => getOrCreate(registry, name, () => new Counter({ name, help, registers: [registry] }));
+    counter('collector_trade_gaps_total', 'Gaps in the trade stream found from the vendor cumulative volume').inc();
+    counter('collector_trade_gap_volume_total', 'Volume the vendor reported that no received trade accounts for').inc(gap.missingVolume);
+    log.warn({ gap }, 'collector: trades missed (vendor cumulative volume ahead of the trades received)');
+    publishSystemAlert(publisher, {
+      id: `gap:${gap.symbol}:${gap.tradingDate}:${gap.tradeId}`,
+      kind: 'trade_gap',
+      severity: 'error',
+      ts: clock.now(), // when it was raised (the trade's own time is in the message)
+      feed: config.feed.kind,
+      silentMs: 0,
+      message: `${gap.symbol}: ${gap.missingVolume} shares traded before ${new Date(gap.ts).toISOString()} were never received (vendor volume ${gap.expectedVolume}, received ${gap.seenVolume}); the day's volume is short by that much`,
+      symbol: gap.symbol,
+      expectedVolume: gap.expectedVolume,
+      seenVolume: gap.seenVolume,
+      missingVolume: gap.missingVolume,
+    });
   }
 
   /** What the previous leader published (takeover-guard.ts); a couple of tries, Redis having just answered the publisher. */
