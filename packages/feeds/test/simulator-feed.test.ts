@@ -1,8 +1,12 @@
-import type { MarketEvent } from '@stock-tracker/protocol';
-import { ManualClock, Simulator, SimulatorFeed, encodeEvent, systemClock } from '../src/index.ts';
+import fc from 'fast-check';
+import type { MarketEvent, SessionPhase } from '@stock-tracker/protocol';
+import { HOSE, phaseAt } from '@stock-tracker/rules';
+import { ManualClock, SIM_START_PHASES, Simulator, SimulatorFeed, encodeEvent, phaseChanges, systemClock } from '../src/index.ts';
 
 const START = Date.parse('2025-01-06T08:30:00+07:00');
 const opts = { seed: 8, dayMs: 60_000, intensity: 400 };
+/** What the feed generates: the simulator on the exchange clock, paced by wall time. */
+const expectedUpTo = (wallTs: number, startTs = START) => new Simulator({ ...opts, startTs, clock: 'exchange' }).advanceToWall(wallTs);
 
 describe('SimulatorFeed', () => {
   it('advances with the injected clock every tick and delivers exactly what the simulator generates', async () => {
@@ -10,16 +14,17 @@ describe('SimulatorFeed', () => {
     const feed = new SimulatorFeed({ ...opts, startTs: START, clock });
     const got: MarketEvent[] = [];
     await feed.start((ev) => got.push(ev));
-    // The day's opening events are due at once.
+    // The day's opening events are due at once, stamped 08:30 exchange time (START is 08:30 in Ho Chi Minh City).
     expect(got.length).toBeGreaterThan(0);
     expect(got.every((e) => e.ts === START)).toBe(true);
     const batches: number[] = [];
     for (let i = 0; i < 100; i++) {
       clock.advance(100);
       batches.push(got.length);
-      expect(got.at(-1)!.ts).toBeLessThanOrEqual(clock.now());
+      // Paced by wall milliseconds: what happens within the current one is due.
+      expect(got.at(-1)!.ts).toBeLessThanOrEqual(feed.simulator.exchangeTimeAt(clock.now() + 1));
     }
-    const expected = new Simulator({ ...opts, startTs: START }).advanceTo(START + 10_000);
+    const expected = expectedUpTo(START + 10_000);
     expect(got.map(encodeEvent)).toEqual(expected.map(encodeEvent));
     // Events arrive spread over the ticks, not in one lump.
     expect(new Set(batches).size).toBeGreaterThan(20);
@@ -49,7 +54,7 @@ describe('SimulatorFeed', () => {
     feed.resume();
     expect(got.length).toBeGreaterThan(atPause);
     clock.advance(1_000);
-    const expected = new Simulator({ ...opts, startTs: START }).advanceTo(START + 6_000);
+    const expected = expectedUpTo(START + 6_000);
     expect(got.map(encodeEvent)).toEqual(expected.map(encodeEvent));
     await feed.stop();
   });
@@ -61,14 +66,85 @@ describe('SimulatorFeed', () => {
     expect(feed.simulator.startTs).toBe(aligned);
     const got: MarketEvent[] = [];
     await feed.start((ev) => got.push(ev));
-    expect(got[0]!.ts).toBe(aligned);
-    expect(got.at(-1)!.ts).toBeLessThanOrEqual(aligned + 12_345);
+    expect(got[0]!.ts).toBe(feed.simulator.exchangeTimeAt(aligned));
+    expect(got.map(encodeEvent)).toEqual(expectedUpTo(aligned + 12_345, aligned).map(encodeEvent));
     expect(got.some((e) => e.type === 'trade')).toBe(true);
     // A restart within the same loop regenerates the same events (same trade ids).
     const again: MarketEvent[] = [];
     await new SimulatorFeed({ ...opts, clock }).start((ev) => again.push(ev));
     expect(again.map(encodeEvent)).toEqual(got.map(encodeEvent));
     await feed.stop();
+  });
+
+  const hoseStatuses = (events: MarketEvent[]) => events.filter((e): e is Extract<MarketEvent, { type: 'status' }> => e.type === 'status' && e.exchange === 'HOSE' && !e.symbol);
+  const PHASES = SIM_START_PHASES.filter((p): p is SessionPhase => p !== 'aligned');
+
+  it('starts the first day in the start phase at any hour, stamped in that phase by the rules (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...PHASES), fc.integer({ min: 0, max: 7 * 86_400_000 }), async (phase, offset) => {
+        const clock = new ManualClock(START + offset);
+        const feed = new SimulatorFeed({ ...opts, clock, startPhase: phase });
+        const got: MarketEvent[] = [];
+        await feed.start((ev) => got.push(ev));
+        const last = hoseStatuses(got).at(-1)!;
+        expect(last.phase).toBe(phase);
+        expect(phaseAt(HOSE, last.ts)).toBe(phase);
+        // The day is either the aligned loop (already in the phase) or starts so that it enters it now.
+        const aligned = Math.floor(clock.now() / opts.dayMs) * opts.dayMs;
+        const s = feed.simulator.startTs;
+        if (s !== aligned) {
+          const entry = phaseChanges(HOSE, s, opts.dayMs, feed.simulator.layout).find((c) => c.phase === phase)!;
+          expect(clock.now() - s - entry.offset).toBeGreaterThanOrEqual(0);
+          expect(clock.now() - s - entry.offset).toBeLessThan(1);
+        }
+        await feed.stop();
+      }),
+      { numRuns: 60, seed: 1401 },
+    );
+  });
+
+  it('continuous start: trades flow at once; quiet starts turn to trading within their short breaks', async () => {
+    for (const phase of PHASES) {
+      const clock = new ManualClock(START + 3 * 3_600_000); // 11:30 local: lunch in an aligned 60 s loop would not matter
+      const feed = new SimulatorFeed({ ...opts, clock, startPhase: phase });
+      const got: MarketEvent[] = [];
+      await feed.start((ev) => got.push(ev));
+      const atStart = got.length;
+      // Breaks: pre-open and after-close a third of 1% of the day each, lunch 1%: at most 2 % of 60 s + the ATO/ATC/PLO time.
+      let waited = 0;
+      while (!got.slice(atStart).some((e) => e.type === 'trade' && !e.phase) && waited < opts.dayMs) {
+        clock.advance(100);
+        waited += 100;
+      }
+      expect(got.slice(atStart).some((e) => e.type === 'trade'), `no trade after starting in ${phase}`).toBe(true);
+      if (phase === 'continuous') expect(waited).toBeLessThanOrEqual(500);
+      await feed.stop();
+    }
+  });
+
+  it('keeps the aligned loop when it is in the start phase now: a restart regenerates the same day', async () => {
+    const aligned = 28_000_000 * 60_000;
+    const sim = new Simulator({ ...opts, startTs: aligned });
+    const cont = phaseChanges(HOSE, aligned, opts.dayMs, sim.layout).find((c) => c.phase === 'continuous')!;
+    const clock = new ManualClock(aligned + Math.ceil(cont.offset) + 5_000);
+    const first = new SimulatorFeed({ ...opts, clock, startPhase: 'continuous' });
+    expect(first.simulator.startTs).toBe(aligned);
+    const a: MarketEvent[] = [];
+    await first.start((ev) => a.push(ev));
+    const b: MarketEvent[] = [];
+    await new SimulatorFeed({ ...opts, clock, startPhase: 'continuous' }).start((ev) => b.push(ev));
+    expect(b.map(encodeEvent)).toEqual(a.map(encodeEvent));
+    // In the lunch break of the aligned loop, a continuous start moves the day instead.
+    const lunch = phaseChanges(HOSE, aligned, opts.dayMs, sim.layout).find((c) => c.phase === 'lunch_break')!;
+    const moved = new SimulatorFeed({ ...opts, clock: new ManualClock(aligned + Math.ceil(lunch.offset) + 100), startPhase: 'continuous' });
+    expect(moved.simulator.startTs).not.toBe(aligned);
+    // `aligned` never moves it.
+    expect(new SimulatorFeed({ ...opts, clock: new ManualClock(aligned + Math.ceil(lunch.offset) + 100), startPhase: 'aligned' }).simulator.startTs).toBe(aligned);
+    await first.stop();
+  });
+
+  it('refuses a start phase no simulated exchange has', () => {
+    expect(() => new SimulatorFeed({ ...opts, symbols: ['BSR'], clock: new ManualClock(START), startPhase: 'ato' })).toThrow(/no simulated exchange has a 'ato' phase/);
   });
 
   it('counts a throwing sink as an error and keeps going', async () => {

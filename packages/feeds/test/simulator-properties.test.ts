@@ -149,7 +149,7 @@ describe('simulator invariants (property)', () => {
       ),
       { numRuns: 50, seed: 20250106 },
     );
-  });
+  }, 120_000);
 
   it('the checker itself catches broken tapes', () => {
     const sim = new Simulator({ seed: 3, startTs: START, dayMs: 20_000, symbols: 6 });
@@ -186,5 +186,5 @@ describe('simulator invariants (property)', () => {
       }),
       { numRuns: 20, seed: 42 },
     );
-  });
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 import type { MarketEvent, SymbolRef, TradeEvent } from '@stock-tracker/protocol';
 import { HNX, HOSE, UPCOM, isOnTick, priceLimits, rulesFor } from '@stock-tracker/rules';
-import { LISTING, Simulator, VN30, encodeEvent, phaseChanges, dayWindow, tradingDateForDay } from '../src/index.ts';
+import { LISTING, Simulator, VN30, encodeEvent, phaseChanges, tradingDateForDay, wallOffsetOfMinute } from '../src/index.ts';
 
 const START = Date.parse('2025-01-06T08:30:00+07:00'); // a Monday
 const DAY = 600_000;
@@ -111,16 +111,33 @@ describe('one simulated day', () => {
   });
 
   it('emits exchange phases at the scheduled instants, compressed into the day', () => {
-    const window = dayWindow([HOSE, HNX, UPCOM]);
     for (const rules of [HOSE, HNX, UPCOM]) {
       const got = ofType(fullDay, 'status')
         .filter((s) => s.exchange === rules.exchange && !s.symbol)
         .map((s) => ({ ts: s.ts, phase: s.phase }));
-      expect(got).toEqual(phaseChanges(rules, START, DAY, window));
+      expect(got).toEqual(phaseChanges(rules, START, DAY, fullDaySim.layout).map((c) => ({ ts: c.ts, phase: c.phase })));
     }
-    // 09:00 local is 30 of the 420 simulated minutes into the day.
-    const ato = ofType(fullDay, 'status').find((s) => s.exchange === 'HOSE' && s.phase === 'ato')!;
-    expect(ato.ts - START).toBe(Math.floor((30 / 420) * DAY));
+    // Breaks are compressed: the lunch break lasts 1% of the day by default, the half hours before
+    // the open and after the close a third of that each; trading shares the rest by local minutes.
+    const br = DAY / 100;
+    const perTradingMinute = (DAY - (5 / 3) * br) / 270;
+    const at = (phase: string, exchange = 'HOSE') => ofType(fullDay, 'status').find((s) => s.exchange === exchange && s.phase === phase && !s.symbol)!.ts - START;
+    expect(at('ato')).toBe(Math.floor(br / 3));
+    expect(at('continuous')).toBe(Math.floor(br / 3 + 15 * perTradingMinute));
+    expect(at('continuous', 'HNX')).toBe(Math.floor(br / 3));
+    const lunch = at('lunch_break');
+    expect(lunch).toBe(Math.floor(br / 3 + 150 * perTradingMinute));
+    const afternoon = ofType(fullDay, 'status').filter((s) => s.exchange === 'HOSE' && s.phase === 'continuous' && !s.symbol)[1]!.ts - START;
+    expect(afternoon - lunch).toBeGreaterThanOrEqual(br - 1);
+    expect(afternoon - lunch).toBeLessThanOrEqual(br + 1);
+    expect(Math.abs(at('closed') - (DAY - br / 3))).toBeLessThanOrEqual(1);
+  });
+
+  it('has no trading, and no trades, in the breaks: at most 2% of the day', () => {
+    const statuses = ofType(fullDay, 'status').filter((s) => s.exchange === 'UPCOM' && !s.symbol);
+    const quietMs = statuses.reduce((sum, s, i) => sum + (s.phase === 'continuous' ? 0 : (statuses[i + 1]?.ts ?? START + DAY) - s.ts), 0);
+    expect(quietMs / DAY).toBeLessThan(0.02);
+    expect(quietMs / DAY).toBeGreaterThan(0.01);
   });
 
   it('grows foreign flows and uses room as foreigners net buy', () => {
@@ -144,8 +161,9 @@ describe('one simulated day', () => {
       const sim = new Simulator({ seed: 9, startTs: START, dayMs: 120_000, intensity, bursts: false });
       const events = sim.advanceTo(START + 120_000);
       // 10:00–11:00 local: every exchange trades continuously.
-      const from = START + (90 / 420) * 120_000;
-      const to = START + (150 / 420) * 120_000;
+      const l = new Simulator({ seed: 9, startTs: START, dayMs: 120_000 }).layout;
+      const from = START + wallOffsetOfMinute(l, 10 * 60);
+      const to = START + wallOffsetOfMinute(l, 11 * 60);
       const n = events.filter((e) => e.ts >= from && e.ts < to).length;
       const perSecond = n / ((to - from) / 1000);
       expect(perSecond).toBeGreaterThan(intensity * 0.85);
@@ -239,11 +257,28 @@ describe('determinism', () => {
     expect(tape(6)).not.toBe(a);
   });
 
+  it('on the exchange clock: the same tape for the same seed, and the same events as the wall clock but for their stamps', () => {
+    const run = (seed: number, clock: 'wall' | 'exchange') => {
+      const sim = new Simulator({ seed, startTs: START, dayMs: 30_000, clock });
+      return sim.advanceToWall(START + 45_000);
+    };
+    const a = run(5, 'exchange').map(encodeEvent).join('\n');
+    expect(run(5, 'exchange').map(encodeEvent).join('\n')).toBe(a);
+    expect(run(6, 'exchange').map(encodeEvent).join('\n')).not.toBe(a);
+    const unstamped = (evs: MarketEvent[]) => evs.map((e) => encodeEvent({ ...e, ts: 0 }));
+    const wall = run(5, 'wall');
+    const exchange = run(5, 'exchange');
+    expect(unstamped(exchange)).toEqual(unstamped(wall));
+    // The stamps differ: local exchange time on the simulated trading date, not the wall instant.
+    expect(exchange.filter((e, i) => e.ts !== wall[i]!.ts).length).toBeGreaterThan(exchange.length * 0.9);
+  });
+
   it('never reads Math.random or the wall clock', () => {
     const random = vi.spyOn(Math, 'random');
     const now = vi.spyOn(Date, 'now');
     try {
       new Simulator({ seed: 2, startTs: START, dayMs: 10_000 }).advanceTo(START + 10_000);
+      new Simulator({ seed: 2, startTs: START, dayMs: 10_000, clock: 'exchange' }).advanceToWall(START + 10_000);
       expect(random).not.toHaveBeenCalled();
       expect(now).not.toHaveBeenCalled();
     } finally {

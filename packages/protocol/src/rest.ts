@@ -116,7 +116,15 @@ export type IndicatorsResponse = Static<typeof IndicatorsResponse>;
 // --- market status
 export const MarketStatusResponse = Type.Object({
   ts: Type.Number(),
-  exchanges: Type.Array(Type.Object({ exchange: Type.String(), phase: SessionPhase, halted: Type.Boolean() })),
+  exchanges: Type.Array(
+    Type.Object({
+      exchange: Type.String(),
+      phase: SessionPhase,
+      halted: Type.Boolean(),
+      /** The next scheduled phase and when it starts (epoch ms on the feed's clock: the simulator's is exchange time); null when the schedule has none. */
+      next: Type.Optional(Type.Union([Type.Object({ phase: SessionPhase, at: Type.Number() }), Type.Null()])),
+    }),
+  ),
   feed: Type.Object({ name: Type.String(), connected: Type.Boolean(), lastEventTs: Type.Union([Type.Number(), Type.Null()]) }),
 });
 export type MarketStatusResponse = Static<typeof MarketStatusResponse>;

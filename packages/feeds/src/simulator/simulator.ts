@@ -1,8 +1,16 @@
 /**
  * A seeded, deterministic simulation of the Vietnamese stock market, with the
  * trading day compressed into `dayMs` of real time and looped (day k starts at
- * startTs + k·dayMs). Pure: time only moves through `advanceTo`, randomness
- * only comes from the seeded generator, so a seed and options give one tape.
+ * startTs + k·dayMs; breaks compressed to `breakMs`, see calendar.ts). Pure:
+ * time only moves through `advanceTo`, randomness only comes from the seeded
+ * generator, so a seed and options give one tape.
+ *
+ * Event times: with `clock: 'wall'` (the default) events carry the wall
+ * instant at which they happen in the compressed day; with `clock: 'exchange'`
+ * (the live feed) the same events carry the exchange's local time of that
+ * instant on the simulated trading date (09:15–11:30 for a morning continuous
+ * trade), so stamps agree with the phases of @stock-tracker/rules. Only the
+ * stamps differ between the two: same seed, same trades, ids and prices.
  *
  * Per symbol, a fair value follows an Ornstein–Uhlenbeck walk in log price
  * around a daily drift (a few "runners" drift past the daily limit and lock at
@@ -22,7 +30,7 @@ import type {
 } from '@stock-tracker/protocol';
 import { priceLimits, type ExchangeRules } from '@stock-tracker/rules';
 import { LadderBook, priceLadder, type Fill } from './book.ts';
-import { dayWindow, phaseChanges, tradingDateForDay } from './calendar.ts';
+import { VN_TZ, dayLayout, defaultBreakMs, localMidnight, localMsAt, phaseChanges, tradingDateForDay, type DayLayout } from './calendar.ts';
 import { Rng } from './rng.ts';
 import { EXCHANGE_RULES, selectUniverse, type ListedSymbol, type VnExchange } from './universe.ts';
 
@@ -39,7 +47,13 @@ export interface SimulatorOptions {
   intensity?: number;
   /** Occasional bursts of activity focused on one name; default true. */
   bursts?: boolean;
+  /** Wall length of the lunch break (other breaks in proportion, calendar.ts); default 1% of `dayMs`. */
+  breakMs?: number;
+  /** Event stamps: the compressed wall instant (default) or the exchange's local time on the simulated trading date. */
+  clock?: SimulatorClock;
 }
+
+export type SimulatorClock = 'wall' | 'exchange';
 
 export const DEFAULT_DAY_MS = 600_000;
 export const DEFAULT_INTENSITY = 200;
@@ -92,7 +106,10 @@ interface Sym {
 
 type Item =
   | { t: number; kind: 'day'; k: number }
-  | { t: number; kind: 'phase'; ex: Exchange; phase: SessionPhase }
+  // wallTs/exTs: the stamps on either clock (wallTs is floored from the exact offset, as phaseChanges does).
+  | { t: number; kind: 'phase'; ex: Exchange; phase: SessionPhase; wallTs: number; exTs: number }
+  /** The auction of `phase` matches as it ends (just before the next phase's item). */
+  | { t: number; kind: 'auction'; ex: Exchange; phase: 'ato' | 'atc'; wallTs: number; exTs: number }
   | { t: number; kind: 'halt'; sym: Sym; halted: boolean }
   | { t: number; kind: 'burst'; sym: Sym; on: boolean };
 
@@ -102,18 +119,27 @@ export class Simulator {
   readonly dayMs: number;
   readonly intensity: number;
   readonly bursts: boolean;
+  readonly breakMs: number;
+  readonly clock: SimulatorClock;
+  /** Where the sessions fall inside the wall-clock day. */
+  readonly layout: DayLayout;
 
   private readonly rng: Rng;
   private readonly listing: ListedSymbol[];
   private readonly exchanges: Exchange[];
   private readonly syms: Sym[];
-  private readonly window: { open: number; close: number };
   private readonly totalWeight: number;
 
   private k = -1;
   private tradingDate = '';
   private dayStart = 0;
   private dayToken = '';
+  /** Local midnight of the current trading date (exchange clock). */
+  private midnight = 0;
+  /** Exchange-clock stamp of the next day's start, computed when first needed. */
+  private nextOpen: { k: number; ts: number } | null = null;
+  /** Last stamp handed out: stamps never go back. */
+  private lastTs = -Infinity;
   private queue: Item[] = [];
   private qpos = 0;
   private nextAt = Infinity;
@@ -132,13 +158,17 @@ export class Simulator {
     this.intensity = opts.intensity ?? DEFAULT_INTENSITY;
     if (!(this.intensity > 0) || !Number.isFinite(this.intensity)) throw new RangeError('intensity must be a positive number');
     this.bursts = opts.bursts ?? true;
+    this.clock = opts.clock ?? 'wall';
+    if (this.clock !== 'wall' && this.clock !== 'exchange') throw new RangeError(`clock must be 'wall' or 'exchange' (got '${String(this.clock)}')`);
+    this.breakMs = opts.breakMs ?? defaultBreakMs(this.dayMs);
     this.rng = new Rng(this.seed);
     this.listing = selectUniverse(opts.symbols, new Rng(this.seed ^ 0x5eed));
 
     this.exchanges = (['HOSE', 'HNX', 'UPCOM'] as const)
       .filter((code) => this.listing.some((s) => s.exchange === code))
       .map((code) => ({ code, rules: EXCHANGE_RULES[code], phase: 'closed' as SessionPhase, syms: [] }));
-    this.window = dayWindow(this.exchanges.map((e) => e.rules));
+    // The Vietnamese market's day whichever exchanges are simulated (so phaseChanges(rules, …, window) gives the same instants).
+    this.layout = dayLayout(Object.values(EXCHANGE_RULES), this.dayMs, this.breakMs);
     this.syms = this.listing.map((info) => this.newSym(info));
     this.totalWeight = this.syms.reduce((a, s) => a + s.info.liquidity, 0);
     this.prepareDay(0);
@@ -155,19 +185,57 @@ export class Simulator {
     return this.syms.map((s) => ({ ...s.ref, indices: [...s.ref.indices] }));
   }
 
-  /** Start instant of simulated day k. */
+  /** Start instant (wall) of simulated day k. */
   dayStartOf(k: number): number {
     return this.startTs + k * this.dayMs;
   }
 
+  /** Rules of the simulated exchanges, HOSE first when simulated (the one a start phase is read from). */
+  exchangeRules(): ExchangeRules[] {
+    return this.exchanges.map((e) => e.rules);
+  }
+
+  /** Simulated day (k) a wall instant falls in; negative before the start. */
+  dayAt(wallTs: number): number {
+    return Math.floor((wallTs - this.startTs) / this.dayMs);
+  }
+
+  /** Exchange-clock stamp of a wall instant: local time of its place in the compressed day, on that day's trading date. */
+  exchangeTimeAt(wallTs: number): number {
+    const k = Math.max(0, this.dayAt(wallTs));
+    const midnight = localMidnight(tradingDateForDay(this.startTs, k), VN_TZ);
+    return midnight + localMsAt(this.layout, wallTs - this.dayStartOf(k));
+  }
+
   /**
    * Generates every event with ts <= target that was not generated yet, in
-   * ts order. Chunking does not matter: advancing to a then b gives the same
-   * events as advancing to b.
+   * ts order (`target` on the simulator's clock: exchange time with
+   * `clock: 'exchange'`; a phase change is atomic: the auctions matched at
+   * the end of an auction phase come with the new phase's status event).
+   * Chunking does not matter: advancing to a then b gives the same events as
+   * advancing to b.
    */
   advanceTo(target: number): MarketEvent[];
   advanceTo(target: number, sink: (ev: MarketEvent) => void): number;
   advanceTo(target: number, sink?: (ev: MarketEvent) => void): MarketEvent[] | number {
+    const last = Math.floor(target);
+    return this.run((t, item) => this.stampOf(t, item) > last, sink);
+  }
+
+  /** Generates everything that happens up to the wall instant `wallTs`, whatever the clock (the live feed's pacing). */
+  advanceToWall(wallTs: number): MarketEvent[];
+  advanceToWall(wallTs: number, sink: (ev: MarketEvent) => void): number;
+  advanceToWall(wallTs: number, sink?: (ev: MarketEvent) => void): MarketEvent[] | number {
+    return this.run(this.wallLimit(wallTs), sink);
+  }
+
+  /** Internal times are fractional; an instant is due by `target` when floor(t) <= target, i.e. t < floor(target) + 1. */
+  private wallLimit(target: number): (t: number) => boolean {
+    const limit = Math.floor(target) + 1;
+    return (t) => t >= limit;
+  }
+
+  private run(beyond: (t: number, item?: Item) => boolean, sink?: (ev: MarketEvent) => void): MarketEvent[] | number {
     const buf: MarketEvent[] = [];
     let n = 0;
     const emit = sink ?? ((ev: MarketEvent) => void buf.push(ev));
@@ -175,18 +243,15 @@ export class Simulator {
       n++;
       emit(ev);
     };
-    // Event times are fractional internally and floored on output, so
-    // floor(t) <= target  <=>  t < floor(target) + 1.
-    const limit = Math.floor(target) + 1;
     for (;;) {
       const item = this.queue[this.qpos]!;
       if (item.t <= this.nextAt) {
-        if (item.t >= limit) break;
+        if (beyond(item.t, item)) break;
         this.qpos++;
         this.process(item);
         this.nextAt = this.drawNext(item.t);
       } else {
-        if (this.nextAt >= limit) break;
+        if (beyond(this.nextAt)) break;
         const t = this.nextAt;
         this.action(t);
         this.nextAt = this.drawNext(t);
@@ -194,6 +259,35 @@ export class Simulator {
     }
     this.out = () => {};
     return sink ? n : buf;
+  }
+
+  // ---------------------------------------------------------------- time stamps
+
+  /** The stamp an instant of the current day would get (without the no-going-back clamp); a phase change's is its status event's. */
+  private stampOf(t: number, item?: Item): number {
+    if (item?.kind === 'phase' || item?.kind === 'auction') return this.clock === 'wall' ? item.wallTs : item.exTs;
+    if (this.clock === 'wall') return Math.floor(t);
+    if (t === Infinity) return Infinity;
+    // A day starts at the window's open (08:30), even when breaks last no time.
+    if (item?.kind === 'day' && item.k === this.k) return this.midnight + this.layout.window.open * 60_000;
+    if (t >= this.dayStart + this.dayMs) {
+      // Only the next day's start item lies beyond the current day.
+      const k = this.k + 1;
+      if (this.nextOpen?.k !== k) this.nextOpen = { k, ts: localMidnight(tradingDateForDay(this.startTs, k), VN_TZ) + this.layout.window.open * 60_000 };
+      return this.nextOpen.ts;
+    }
+    return this.midnight + localMsAt(this.layout, t - this.dayStart);
+  }
+
+  /** Stamp for an event at internal instant t. */
+  private stamp(t: number): number {
+    return this.clamp(this.stampOf(t));
+  }
+
+  private clamp(ts: number): number {
+    if (ts < this.lastTs) return this.lastTs;
+    this.lastTs = ts;
+    return ts;
   }
 
   // ---------------------------------------------------------------- days
@@ -234,6 +328,7 @@ export class Simulator {
     this.dayStart = this.dayStartOf(k);
     this.dayToken = this.dayStart.toString(36);
     this.tradingDate = tradingDateForDay(this.startTs, k);
+    this.midnight = localMidnight(this.tradingDate, VN_TZ);
     for (const s of this.syms) {
       const rules = s.ex.rules;
       const reference = k === 0 ? s.info.basePrice : (s.last ?? s.ref.reference);
@@ -287,12 +382,21 @@ export class Simulator {
     const items: Item[] = [];
     const continuous = new Map<Exchange, Array<[number, number]>>();
     for (const ex of this.exchanges) {
-      const changes = phaseChanges(ex.rules, this.dayStart, this.dayMs, this.window);
+      // Exact (fractional) instants, so nothing happens between the wall instant of a boundary and its exchange time.
+      const changes = phaseChanges(ex.rules, this.dayStart, this.dayMs, this.layout).map((c) => ({
+        t: this.dayStart + c.offset,
+        phase: c.phase,
+        wallTs: c.ts,
+        exTs: this.midnight + c.minute * 60_000,
+      }));
       const spans: Array<[number, number]> = [];
       changes.forEach((c, i) => {
-        items.push({ t: c.ts, kind: 'phase', ex, phase: c.phase });
+        const prev = changes[i - 1]?.phase;
+        // On the exchange clock the match is stamped in the auction's last millisecond: still its phase.
+        if (prev === 'ato' || prev === 'atc') items.push({ t: c.t, kind: 'auction', ex, phase: prev, wallTs: c.wallTs, exTs: c.exTs - 1 });
+        items.push({ t: c.t, kind: 'phase', ex, phase: c.phase, wallTs: c.wallTs, exTs: c.exTs });
         const next = changes[i + 1];
-        if (c.phase === 'continuous' && next) spans.push([c.ts, next.ts]);
+        if (c.phase === 'continuous' && next) spans.push([c.t, next.t]);
       });
       continuous.set(ex, spans);
     }
@@ -324,17 +428,22 @@ export class Simulator {
       }
     }
     items.push({ t: this.dayStartOf(this.k + 1), kind: 'day', k: this.k + 1 });
-    // Stable: same-instant items keep insertion order (phases before halts and bursts).
-    return items.sort((a, b) => a.t - b.t);
+    // Same instant: auctions first (stamped a millisecond before the boundary, they must precede
+    // every exchange's status event at it), then phase changes, then halts and bursts; otherwise
+    // insertion order (the sort is stable).
+    // Phase changes at one instant (breaks of no length) in local-time order.
+    const rank = (i: Item) => (i.kind === 'auction' ? 0 : i.kind === 'phase' ? 1 : 2);
+    const local = (i: Item) => (i.kind === 'auction' || i.kind === 'phase' ? i.exTs : 0);
+    return items.sort((a, b) => a.t - b.t || rank(a) - rank(b) || local(a) - local(b));
   }
 
   // ---------------------------------------------------------------- timed items
 
   private process(item: Item): void {
-    const ts = item.t;
     switch (item.kind) {
       case 'day': {
         if (item.k !== this.k) this.prepareDay(item.k);
+        const ts = this.clamp(this.stampOf(item.t, item));
         for (const s of this.syms) this.out({ type: 'reference', ts, ref: { ...s.ref, indices: [...s.ref.indices] } });
         for (const s of this.syms) this.emitForeign(s, ts);
         for (const ex of this.exchanges) ex.phase = 'closed';
@@ -346,16 +455,22 @@ export class Simulator {
       case 'phase': {
         const { ex, phase } = item;
         const prev = ex.phase;
-        if (prev === 'ato' || prev === 'atc') for (const s of ex.syms) if (!s.halted) this.auction(s, prev, ts);
-        if (prev === 'pre_open' && phase !== 'closed') for (const s of ex.syms) this.openBook(s, ts);
+        const ts = this.clamp(this.stampOf(item.t, item));
+        if (prev === 'pre_open' && phase !== 'closed') for (const s of ex.syms) this.openBook(s, item.t, ts);
         ex.phase = phase;
         this.out({ type: 'status', ts, exchange: ex.code, phase, halted: false } satisfies StatusEvent);
         this.refreshActive();
         return;
       }
+      case 'auction': {
+        const ts = this.clamp(this.stampOf(item.t, item));
+        for (const s of item.ex.syms) if (!s.halted) this.auction(s, item.phase, item.t, ts);
+        return;
+      }
       case 'halt': {
         const s = item.sym;
         s.halted = item.halted;
+        const ts = this.stamp(item.t);
         this.out({ type: 'status', ts, exchange: s.ex.code, symbol: s.info.symbol, phase: s.ex.phase, halted: item.halted });
         this.refreshActive();
         return;
@@ -364,7 +479,7 @@ export class Simulator {
         const s = item.sym;
         if (item.on) {
           this.burstSym = s;
-          this.updateFair(s, ts);
+          this.updateFair(s, item.t);
           // News: a jump in fair value that the order flow then chases.
           s.x += this.rng.normal() * s.info.volatility * 1.5;
         } else if (this.burstSym === s) this.burstSym = null;
@@ -373,21 +488,21 @@ export class Simulator {
     }
   }
 
-  private openBook(s: Sym, ts: number): void {
-    this.updateFair(s, ts);
+  private openBook(s: Sym, t: number, ts: number): void {
+    this.updateFair(s, t);
     s.book.centre(s.book.position(this.fairPrice(s)), this.spread());
     this.emitQuote(s, ts);
   }
 
-  /** One matched auction trade at the fair value on the grid, then the book re-forms around it. */
-  private auction(s: Sym, phase: 'ato' | 'atc', ts: number): void {
+  /** One matched auction trade at the fair value on the grid, then the book re-forms around it (t: internal instant, ts: stamp). */
+  private auction(s: Sym, phase: 'ato' | 'atc', t: number, ts: number): void {
     const rng = this.rng;
-    this.updateFair(s, ts);
+    this.updateFair(s, t);
     const book = s.book;
     const idx = Math.min(book.size - 1, Math.max(0, Math.round(book.position(this.fairPrice(s)))));
     const price = book.ladder[idx]!;
     const volume = Math.max(1, Math.round(s.lots * rng.uniform(8, 30))) * s.ex.rules.lotSize;
-    this.emitTrade(s, Math.floor(ts), price, volume, undefined, phase);
+    this.emitTrade(s, ts, price, volume, undefined, phase);
     book.centre(rng.chance(0.5) ? idx : idx - 0.5, 1);
     this.emitQuote(s, ts);
     if (rng.chance(s.fInterest * 2)) this.foreignFlow(s, ts, volume, volume * price, rng.chance(0.5) ? 'buy' : 'sell');
@@ -432,7 +547,7 @@ export class Simulator {
       burst && !burst.halted && burst.ex.phase === 'continuous' && rng.chance(0.5)
         ? burst
         : this.pickWeighted(this.active, rng.next() * this.activeWeight, this.cumWeight);
-    const ts = Math.floor(t);
+    const ts = this.stamp(t);
     this.updateFair(s, t);
     const book = s.book;
     const pos = book.position(this.fairPrice(s));
@@ -525,14 +640,14 @@ export class Simulator {
   }
 
   private emitQuote(s: Sym, ts: number): void {
-    const ev: QuoteEvent = { type: 'quote', ts: Math.floor(ts), symbol: s.info.symbol, bids: s.book.bids(), asks: s.book.asks() };
+    const ev: QuoteEvent = { type: 'quote', ts, symbol: s.info.symbol, bids: s.book.bids(), asks: s.book.asks() };
     this.out(ev);
   }
 
   private emitForeign(s: Sym, ts: number): void {
     const ev: ForeignEvent = {
       type: 'foreign',
-      ts: Math.floor(ts),
+      ts,
       symbol: s.info.symbol,
       buyVolume: s.fBuyVol,
       sellVolume: s.fSellVol,
