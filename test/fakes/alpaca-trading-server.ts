@@ -94,6 +94,8 @@ export interface FakeTradingOptions {
   binaryFrames?: boolean;
   /** Positions held at start. */
   positions?: Record<string, { qty: number; avgEntryPrice: number }>;
+  /** The account's request quota (documented: 200 per minute), announced in X-RateLimit-* headers; 429 beyond. Default 200 per 60 s. */
+  rateLimit?: { limit: number; windowMs: number };
 }
 
 interface Session {
@@ -120,6 +122,7 @@ export class FakeAlpacaTradingServer {
   private readonly faults: { method: string; path: string; fault: Fault }[] = [];
   private readonly wss = new WebSocketServer({ noServer: true });
   private refuseUpgrades = 0;
+  private window = { start: 0, used: 0 };
   private port = 0;
   private seq = 0;
 
@@ -346,14 +349,15 @@ export class FakeAlpacaTradingServer {
     }
     const i = this.faults.findIndex((f) => f.method === method && (f.path.endsWith('*') ? url.pathname.startsWith(f.path.slice(0, -1)) : f.path === url.pathname));
     const fault = i >= 0 ? this.faults.splice(i, 1)[0]!.fault : null;
+    let quota: Record<string, string> = {};
     const answer = (status: number, payload: unknown) => {
       if (fault?.afterHandling) return applyFault(fault);
       rec.status = status;
       if (status === 204) {
-        res.writeHead(204);
+        res.writeHead(204, quota);
         return void res.end();
       }
-      sendJson(res, status, payload);
+      sendJson(res, status, payload, quota);
     };
     const applyFault = (f: Fault) => {
       rec.status = f.hangUp ? 0 : f.status;
@@ -363,6 +367,17 @@ export class FakeAlpacaTradingServer {
     if (fault && !fault.afterHandling) return applyFault(fault);
     if (req.headers['apca-api-key-id'] !== (this.o.keyId ?? FAKE_TRADING_KEY) || req.headers['apca-api-secret-key'] !== (this.o.secretKey ?? FAKE_TRADING_SECRET)) {
       return answer(403, { message: 'forbidden.' });
+    }
+    // The quota: a fixed window per account, announced on every answer.
+    const rl = this.o.rateLimit ?? { limit: 200, windowMs: 60_000 };
+    const now = Date.now();
+    if (now >= this.window.start + rl.windowMs) this.window = { start: now, used: 0 };
+    this.window.used += 1;
+    const resetAt = this.window.start + rl.windowMs;
+    quota = { 'x-ratelimit-limit': String(rl.limit), 'x-ratelimit-remaining': String(Math.max(0, rl.limit - this.window.used)), 'x-ratelimit-reset': String(Math.ceil(resetAt / 1000)) };
+    if (this.window.used > rl.limit) {
+      quota['retry-after'] = String(Math.max(1, Math.ceil((resetAt - now) / 1000)));
+      return answer(429, { code: 42910000, message: 'rate limit exceeded' });
     }
     const p = url.pathname;
     if (method === 'GET' && p === '/v2/account') return answer(200, this.account());

@@ -7,7 +7,7 @@
 import type { Fill, Order, OrderEvent } from '@stock-tracker/protocol';
 import { AppError } from '@stock-tracker/protocol';
 import type { BrokerUpdate } from '../src/types.ts';
-import { AlpacaAuthError, AlpacaBroker, type AlpacaBrokerOptions, type RestRetryInfo } from '../src/brokers/alpaca/index.ts';
+import { alpacaErrorCode, AlpacaAuthError, AlpacaBroker, parseAlpacaErrorBody, type AlpacaBrokerOptions, type RestRetryInfo } from '../src/brokers/alpaca/index.ts';
 import { FAKE_TRADING_KEY, FAKE_TRADING_SECRET, FakeAlpacaTradingServer, type FakeTradingOptions } from '../../../test/fakes/alpaca-trading-server.ts';
 
 interface Harness {
@@ -258,10 +258,40 @@ describe('AlpacaBroker: documented errors map to catalogue codes', () => {
   });
 });
 
+describe('alpacaErrorCode', () => {
+  it('maps each documented answer, deciding 403s by the message (40310000 is overloaded)', () => {
+    const cases: [number, string, string][] = [
+      [403, '{"code":40310000,"message":"insufficient buying power","buying_power":"10"}', 'INSUFFICIENT_BUYING_POWER'],
+      [403, '{"code":40310000,"message":"insufficient day trading buying power"}', 'INSUFFICIENT_BUYING_POWER'],
+      [403, '{"code":40310000,"message":"order parameters are not changed"}', 'BROKER_REJECTED'],
+      [403, '{"message":"forbidden."}', 'BROKER_AUTH_FAILED'],
+      [401, '{"message":"unauthorized."}', 'BROKER_AUTH_FAILED'],
+      [400, '{"code":40010000,"message":"request body format is invalid"}', 'BROKER_REJECTED'],
+      [422, '{"code":40010001,"message":"client_order_id must be unique"}', 'BROKER_REJECTED'],
+      [404, '{"code":40410000,"message":"order not found"}', 'NOT_FOUND'],
+      [429, '{"code":42910000,"message":"rate limit exceeded"}', 'BROKER_RATE_LIMITED'],
+      [502, '<html>bad gateway</html>', 'BROKER_UNAVAILABLE'],
+      [0, '', 'BROKER_UNAVAILABLE'],
+    ];
+    expect(cases.map(([status, body]) => alpacaErrorCode(status, parseAlpacaErrorBody(body)))).toEqual(cases.map(([, , code]) => code));
+    expect(parseAlpacaErrorBody('<html>bad gateway</html>')).toEqual({ code: null, message: '<html>bad gateway</html>' });
+  });
+});
+
+describe('AlpacaBroker: rate limit', () => {
+  it('waits for the quota reset when X-RateLimit-Remaining reaches 0 instead of collecting 429s', async () => {
+    const h = await harness({ rateLimit: { limit: 3, windowMs: 1_000 } }, {}, false);
+    for (let i = 0; i < 5; i++) await h.broker.rest.getAccount();
+    const statuses = h.fake.callsTo('GET', '/v2/account').map((c) => c.status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    expect(h.broker.rest.rateLimit.limit).toBe(3);
+  });
+});
+
 describe('AlpacaBroker: retries never duplicate an order', () => {
   it('429 on submit is retried after Retry-After; exactly one order exists', async () => {
     const h = await harness();
-    h.fake.failNext('POST', '/v2/orders', [FakeAlpacaTradingServer.rateLimited(1, 1)]);
+    h.fake.failNext('POST', '/v2/orders', [FakeAlpacaTradingServer.rateLimited(1, 0)]);
     const o = order({ qty: 5 });
     const placed = await h.broker.submit(o);
     expect(placed.id).toBe(o.id);
