@@ -12,7 +12,13 @@ export type JsonObject = { [k: string]: Json };
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // A plain decimal number as vendors write it: optional sign, digits, fraction, exponent.
-const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+// Written so that no two quantifiers compete for the same digits (the former `\d+\.?\d*`
+// backtracked quadratically: a 50,000-digit field blocked the event loop for seconds).
+const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** Longest numeric string accepted: a double holds 17 significant digits, vendors send far fewer. */
+export const MAX_NUMBER_CHARS = 64;
+/** Longest string field accepted (symbols, ids, codes, dates and times): a hostile field stays cheap and never travels downstream. */
+export const MAX_FIELD_CHARS = 256;
 
 /** A message whose keys are looked up without regard to case. */
 export class Fields {
@@ -45,7 +51,10 @@ export class Fields {
   str(...names: string[]): string | undefined {
     const v = this.raw(...names);
     if (v === undefined) return undefined;
-    if (typeof v === 'string') return v.trim() || undefined;
+    if (typeof v === 'string') {
+      if (v.length > MAX_FIELD_CHARS) return fail('invalid_value', `${this.label}: ${names[0]} is too long (${v.length} characters, max ${MAX_FIELD_CHARS})`);
+      return v.trim() || undefined;
+    }
     if (typeof v === 'number' && Number.isFinite(v)) return String(v);
     return fail('invalid_value', `${this.label}: ${names[0]} must be a string`);
   }
@@ -105,6 +114,7 @@ export function toNumber(v: Json, what: string): number {
     return fail('invalid_value', `${what} is not a finite number`);
   }
   if (typeof v === 'string') {
+    if (v.length > MAX_NUMBER_CHARS) return fail('invalid_value', `${what} is too long for a number (${v.length} characters, max ${MAX_NUMBER_CHARS})`);
     // No thousands-separator handling: '25,5' is ambiguous (decimal comma), so it is rejected.
     const s = v.trim();
     if (NUMERIC.test(s)) {
