@@ -327,6 +327,35 @@ describe('AlpacaBroker: retries never duplicate an order', () => {
   });
 });
 
+describe('AlpacaBroker: unanswered submits', () => {
+  it('never reached Alpaca: BROKER_UNAVAILABLE, then reported rejected once Alpaca says it does not know the client_order_id', async () => {
+    const h = await harness({}, { unknownSubmitCheckMs: 50 });
+    h.fake.failNext('POST', '/v2/orders', [1, 2, 3, 4].map(() => ({ status: 0, hangUp: true })));
+    const o = order();
+    const e = await rejection(h.broker.submit(o));
+    expect(e.code).toBe('BROKER_UNAVAILABLE');
+    await h.fake.waitFor(() => h.events(o.id).some((ev) => ev.status === 'rejected'), 'rejected after the check');
+    expect(h.events(o.id).at(-1)).toMatchObject({ status: 'rejected', code: 'BROKER_UNAVAILABLE' });
+    expect(h.fake.orders.size).toBe(0);
+  });
+
+  it('created by an attempt whose answer was lost: BROKER_UNAVAILABLE to the caller, then the order is reported and works', async () => {
+    // Not listening yet, so only the client_order_id check can learn about the order.
+    const h = await harness({}, { unknownSubmitCheckMs: 50 }, false);
+    h.fake.failNext('POST', '/v2/orders', [{ status: 0, hangUp: true, afterHandling: true }, ...[1, 2, 3].map(() => ({ status: 0, hangUp: true }))]);
+    const o = order({ qty: 4 });
+    expect((await rejection(h.broker.submit(o))).code).toBe('BROKER_UNAVAILABLE');
+    expect(h.fake.orders.size).toBe(1);
+    await h.fake.waitFor(() => h.events(o.id).some((ev) => ev.status === 'accepted'), 'accepted after all');
+    expect(h.events(o.id).at(-1)!.reason).toMatch(/unanswered submit/);
+    expect(h.fake.callsTo('GET', '/v2/orders:by_client_order_id')).toHaveLength(1);
+    await h.broker.start();
+    h.fake.fill(alpacaOrder(h, o).id, 4, 190);
+    await h.fake.waitFor(() => h.events(o.id).some((ev) => ev.status === 'filled'), 'filled');
+    expect(h.fills().map((f) => f.qty)).toEqual([4]);
+  });
+});
+
 describe('AlpacaBroker: trade_updates stream', () => {
   it('reconnects (re-auth, re-listen) and delivers a fill made during the gap exactly once, even when it is also resent', async () => {
     const h = await harness();

@@ -30,7 +30,7 @@
 import { createHash } from 'node:crypto';
 import { AppError, type AccountState, type Fill, type Order, type OrderEvent, type OrderReplace, type OrderStatus, type Position } from '@stock-tracker/protocol';
 import { tradingDateOf, US } from '@stock-tracker/rules';
-import { systemClock, type BackoffOptions, type Clock, type FeedLogger } from '@stock-tracker/feeds';
+import { sleep, systemClock, type BackoffOptions, type Clock, type FeedLogger } from '@stock-tracker/feeds';
 import type { Broker, BrokerUpdate } from '../../types.ts';
 import { AlpacaApiError } from './errors.ts';
 import { ALPACA_LIVE_HOST, ALPACA_PAPER_URL, AlpacaRest, type AlpacaRestOptions } from './rest.ts';
@@ -54,6 +54,8 @@ export interface AlpacaBrokerOptions {
   stream?: { backoff?: BackoffOptions; stepTimeoutMs?: number; pingIntervalMs?: number };
   /** How far before the last known fill reconciliation looks again (clock skew between us and Alpaca). Default 60 s. */
   reconcileMarginMs?: number;
+  /** After a submit that got no answer, ask Alpaca about it (by client_order_id) this much later. Default 2 s. */
+  unknownSubmitCheckMs?: number;
 }
 
 export interface AlpacaBrokerStats {
@@ -180,8 +182,11 @@ export class AlpacaBroker implements Broker {
         ...(order.stopPrice !== null ? { stop_price: order.stopPrice } : {}),
       });
     } catch (err) {
-      // A refusal is final; an unanswered submit may still exist at Alpaca: keep it for reconciliation.
-      if (!(err instanceof AlpacaApiError) || err.brokerStatus !== 0) this.untrack(t);
+      // A 4xx refusal is final (429 included: not processed). Without an answer, or with 5xx to the end,
+      // the order may exist at Alpaca: keep it and find out by its client_order_id shortly.
+      const unknown = err instanceof AlpacaApiError && (err.brokerStatus === 0 || err.brokerStatus >= 500);
+      if (unknown) void this.settleUnknownSubmit(t);
+      else this.untrack(t);
       throw err;
     }
     this.attach(t, placed);
@@ -341,6 +346,23 @@ export class AlpacaBroker implements Broker {
       t.filledQty = order.filledQty;
       t.filledValue = order.filledQty * avg;
       this.lastFillTs = Math.min(this.lastFillTs, order.updatedTs);
+    }
+  }
+
+  /** A submit that got no answer: after a pause, ask Alpaca by client_order_id; report it accepted (via its state) or rejected. */
+  private async settleUnknownSubmit(t: Tracked): Promise<void> {
+    await sleep(this.clock, this.o.unknownSubmitCheckMs ?? 2_000);
+    if (t.legs.length > 0 || !this.byOrderId.has(t.order.id)) return; // the stream or a reconciliation knew first
+    try {
+      const found = await this.rest.getOrderByClientId(t.cids[0]!);
+      this.attach(t, found);
+      this.applyOrderState(t, found, found.updatedAt ?? found.createdAt, 'found at Alpaca after an unanswered submit');
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'NOT_FOUND') {
+        this.setStatus(t, 'rejected', this.clock.now(), 'the submit never reached Alpaca', 'BROKER_UNAVAILABLE');
+        this.untrack(t);
+      }
+      // Anything else: the next reconciliation decides.
     }
   }
 
