@@ -157,8 +157,8 @@ export class SpillStore {
   }
 
   /**
-   * Appends one batch at the end and makes it durable (fdatasync) before
-   * resolving. Refused past `maxBytes` unless `ignoreCap` (a writer parking
+   * Appends one or more complete lines (`encode`; `rows` in all) at the end
+   * and makes them durable (fdatasync) before resolving. Refused past `maxBytes` unless `ignoreCap` (a writer parking
    * its last rows at shutdown). On failure nothing of the batch counts: a partial write is cut
    * off again (or its segment is closed, so the reader ignores the torn end).
    */
@@ -192,7 +192,7 @@ export class SpillStore {
   }
 
   /**
-   * Writes a batch as a new segment in FRONT of every other one (durable
+   * Writes lines as a new segment in FRONT of every other one (durable
    * before resolving). For rows older than everything spilled: a writer that
    * shuts down during an outage puts its in-memory backlog there, so the next
    * process drains it first and the order of upserts is kept.
@@ -212,8 +212,13 @@ export class SpillStore {
     this.segments.unshift({ seq, path, size: line.length, rows });
   }
 
-  /** The oldest complete batch not yet committed (the same one until `commit`), or null when there is none. */
-  async peek<T = unknown>(): Promise<SpillBatch<T> | null> {
+  /**
+   * The oldest complete batch not yet committed (the same one until
+   * `commit`), or null when there is none. With `maxRows`, consecutive
+   * batches of the same segment are joined up to that many rows (at least
+   * one batch), so many small appends drain in few transactions.
+   */
+  async peek<T = unknown>(maxRows = 0): Promise<SpillBatch<T> | null> {
     if (this.closed) return null;
     for (;;) {
       if (this.peeked) return this.peeked.batch as SpillBatch<T>;
@@ -223,16 +228,26 @@ export class SpillStore {
         await this.closeReader();
         this.reader = { seg, fh: await open(seg.path, 'r'), pos: 0, buf: Buffer.alloc(0), bufPos: 0 };
       }
-      const line = await this.readLine(this.reader);
+      const r = this.reader;
+      const line = await this.readLine(r, r.pos);
       if (line) {
         const batch = this.parse(line.text);
-        if (batch) {
-          this.peeked = { batch, end: line.end, rows: batch.rows.length };
-          return batch as SpillBatch<T>;
+        if (!batch) {
+          this.corrupt++;
+          r.pos = line.end;
+          continue;
         }
-        this.corrupt++;
-        this.reader.pos = line.end;
-        continue;
+        let end = line.end;
+        while (batch.rows.length < maxRows) {
+          const next = await this.readLine(r, end);
+          const more = next && this.parse(next.text);
+          // A corrupt line is left for the next peek (counted and skipped there).
+          if (!next || !more || batch.rows.length + more.rows.length > maxRows) break;
+          for (const row of more.rows) batch.rows.push(row);
+          end = next.end;
+        }
+        this.peeked = { batch, end, rows: batch.rows.length };
+        return batch as SpillBatch<T>;
       }
       // Nothing complete left in this segment.
       if (this.tail?.seg === seg) return null; // still being appended to: everything written is drained
@@ -285,14 +300,14 @@ export class SpillStore {
   }
 
   /** The next complete line of the reader's segment (without its newline), or null at the end of what is written. */
-  private async readLine(r: NonNullable<SpillStore['reader']>): Promise<{ text: string; end: number } | null> {
-    // `buf` holds the segment's bytes from `bufPos`; reading restarts from `pos` when it moved past them.
-    if (r.pos < r.bufPos || r.pos > r.bufPos + r.buf.length) {
+  private async readLine(r: NonNullable<SpillStore['reader']>, from: number): Promise<{ text: string; end: number } | null> {
+    // `buf` holds the segment's bytes from `bufPos`; reading restarts from `from` when it is outside them.
+    if (from < r.bufPos || from > r.bufPos + r.buf.length) {
       r.buf = Buffer.alloc(0);
-      r.bufPos = r.pos;
+      r.bufPos = from;
     }
     for (;;) {
-      const start = r.pos - r.bufPos;
+      const start = from - r.bufPos;
       const nl = r.buf.indexOf(NL, start);
       if (nl >= 0) return { text: r.buf.toString('utf8', start, nl), end: r.bufPos + nl + 1 };
       const have = r.bufPos + r.buf.length;
@@ -302,7 +317,7 @@ export class SpillStore {
       const { bytesRead } = await r.fh.read(chunk, 0, want, have);
       if (bytesRead <= 0) return null;
       r.buf = Buffer.concat([r.buf.subarray(start), chunk.subarray(0, bytesRead)]);
-      r.bufPos = r.pos;
+      r.bufPos = from;
     }
   }
 

@@ -206,6 +206,7 @@ function registerMetrics(registry: Registry, writer: StorageWriter): Metrics {
     'storage_spill_rows_written_total',
     'storage_spill_rows_drained_total',
     'storage_spill_refused_total',
+    'storage_coalescing_rows',
   ];
   for (const n of names) registry.removeSingleMetric(n);
   const registers = [registry];
@@ -242,6 +243,14 @@ function registerMetrics(registry: Registry, writer: StorageWriter): Metrics {
         this.set(read(writer.status().spill));
       },
     });
+  new Gauge({
+    name: 'storage_coalescing_rows',
+    help: 'Of storage_buffered_rows, throttled samples still coalescing (at most one per symbol / index)',
+    registers,
+    collect() {
+      this.set(writer.status().coalescing);
+    },
+  });
   spillGauge('storage_spill_rows', 'Rows in the local spill file, waiting to be stored', (s) => s.rows);
   spillGauge('storage_spill_bytes', 'Bytes of the local spill file on disk', (s) => s.bytes);
   spillGauge('storage_spill_max_bytes', 'Byte cap of the local spill (0: no spill)', (s) => s.maxBytes);
@@ -306,7 +315,7 @@ export class StorageWriter {
   private readonly spill: SpillStore | null;
   /** With a spill, memory stops taking rows here; the rest of maxBuffered is for rows on their way to disk. */
   private readonly highWater: number;
-  /** Rows per spill append. */
+  /** Staged rows that start an append at once (fewer wait for the flush timer). */
   private readonly spillBatch: number;
   private spilling = false;
   private spillState: SpillStatus['state'];
@@ -363,9 +372,11 @@ export class StorageWriter {
     this.insertMode = opts.insertMode ?? 'auto';
     this.spill = opts.spill ?? null;
     this.spillState = this.spill ? 'ok' : 'off';
-    // Two spill batches (one being appended, one filling) fit between the high-water mark and the bound.
-    this.spillBatch = Math.max(1, Math.min(this.maxBatch, Math.floor(this.maxBuffered / 4)));
-    this.highWater = this.spill ? Math.max(1, this.maxBuffered - 2 * this.spillBatch) : this.maxBuffered;
+    // Between the high-water mark and the bound: rows on their way to disk. Appends are group commits (everything
+    // staged while the previous fdatasync ran goes in the next one), so a slow disk costs fsyncs, not refusals.
+    const reserve = Math.max(1, Math.min(this.maxBatch, Math.floor(this.maxBuffered / 2)));
+    this.highWater = this.spill ? Math.max(1, this.maxBuffered - reserve) : this.maxBuffered;
+    this.spillBatch = Math.max(1, Math.floor(reserve / 2));
     if (this.spill && this.spill.rows > 0) {
       // An earlier process left rows: they are older than anything offered now, so new rows queue behind them.
       this.inheritedRows = this.spill.rows;
@@ -465,7 +476,7 @@ export class StorageWriter {
 
   status(): StorageWriterStatus {
     return {
-      buffered: this.queueLength() + this.inflight.length + this.pending.size + this.stage.length + this.appendingRows,
+      buffered: this.ramRows(),
       coalescing: this.pending.size,
       maxBuffered: this.maxBuffered,
       lastFlushTs: this.lastFlushTs,
@@ -585,7 +596,7 @@ export class StorageWriter {
   private hasRoom(): boolean {
     if (!this.spilling && this.size() < this.highWater) return true;
     if (!this.spill) return this.size() < this.maxBuffered;
-    return this.spillState !== 'failed' && this.stage.length < this.spillBatch && this.spill.fits(this.spilledBytesPending() + 256);
+    return this.spillState !== 'failed' && this.ramRows() < this.maxBuffered && this.spill.fits(this.spilledBytesPending() + 256);
   }
 
   /**
@@ -608,9 +619,9 @@ export class StorageWriter {
         'storage buffer at its high-water mark: new rows go to the spill file until the database catches up',
       );
     }
-    if (!force && this.stage.length >= this.spillBatch) {
+    if (!force && this.ramRows() >= this.maxBuffered) {
       this.flushStage();
-      if (this.stage.length >= this.spillBatch) return this.spillRefuse('the previous spill append is still being written');
+      return this.spillRefuse('the disk is slower than the rows arriving (the previous spill append is still being written)');
     }
     const json = JSON.stringify([table, row]);
     if (!force && !this.spill!.fits(this.spilledBytesPending() + json.length + 64)) {
@@ -653,7 +664,7 @@ export class StorageWriter {
     const batch = this.stage;
     this.stage = [];
     this.stageBytes = 0;
-    const line = SpillStore.encode(
+    const line = this.encodeLines(
       batch.map((b) => b.json),
       this.clock.now(),
     );
@@ -689,14 +700,28 @@ export class StorageWriter {
         this.appending = null;
         this.appendingRows = 0;
         this.appendingBytes = 0;
+        // Group commit: what piled up during this fdatasync goes next (a trickle waits for the flush timer).
+        if (this.stage.length >= this.spillBatch) this.flushStage();
         this.notify();
         this.kick();
       });
   }
 
+  /** One line per database batch (the drain writes a line per transaction); all of them go in one write + fdatasync. */
+  private encodeLines(json: readonly string[], at: number): Buffer {
+    const lines: Buffer[] = [];
+    for (let i = 0; i < json.length; i += this.maxBatch) lines.push(SpillStore.encode(json.slice(i, i + this.maxBatch), at));
+    return lines.length === 1 ? lines[0]! : Buffer.concat(lines);
+  }
+
   private enqueue(table: StoredTable, row: unknown): void {
     this.queue.push({ table, row, at: this.clock.now() });
     this.acceptedSeq++;
+  }
+
+  /** Every row held in memory: for the database, coalescing, on its way to the spill, read back from it. */
+  private ramRows(): number {
+    return this.queueLength() + this.inflight.length + this.pending.size + this.stage.length + this.appendingRows;
   }
 
   /** Rows held in memory for the database (queued, in flight unless read from the spill, coalescing). */
@@ -761,7 +786,7 @@ export class StorageWriter {
   private async drainSpillBatch(spill: SpillStore): Promise<boolean> {
     let batch: Awaited<ReturnType<SpillStore['peek']>>;
     try {
-      batch = await spill.peek<[unknown, unknown]>();
+      batch = await spill.peek<[unknown, unknown]>(this.maxBatch);
     } catch (err) {
       this.spillError = err instanceof Error ? err.message : String(err);
       this.log.error({ err: this.spillError, dir: spill.dir }, 'storage spill: reading failed; retrying');
@@ -929,7 +954,7 @@ export class StorageWriter {
     const older = [...(this.inflightFromSpill ? [] : this.inflight), ...this.queue.slice(this.head)];
     const newer = [...this.stage.map((s) => s.item), ...[...this.pending.values()].map((p) => ({ table: p.table, row: p.row, at: now }))];
     const line = (items: Item[]) =>
-      SpillStore.encode(
+      this.encodeLines(
         items.map((i) => JSON.stringify([i.table, i.row])),
         now,
       );
