@@ -105,8 +105,10 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
       repos,
       feedStatus: () => feed.status(),
       readiness: [
-        databaseCheck(db),
-        migrationsCheck(() => migrationStatus(db)),
+        // Reported, not deciding (as on api replicas): without its database this process still serves live data,
+        // and storage catches up from the writer's spill afterwards.
+        { ...databaseCheck(db), optional: true },
+        { ...migrationsCheck(() => migrationStatus(db)), optional: true },
         feedCheck(() => feed.status()),
         // Degraded, not unready: this process still serves live data while storage catches up.
         storageWriterCheck(() => writer.status(), true),
