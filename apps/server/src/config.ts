@@ -91,6 +91,61 @@ export interface Config {
   log: { level: LogLevel; pretty: boolean };
   webDist: string;
   shutdownTimeoutMs: number;
+  /** Paper trading (docs/trading.md); optional so hand-built test configs need not name it (defaults then). */
+  trading?: TradingSettings;
+}
+
+export interface TradingSettings {
+  /** Runs the trading core (all: in-process; collector: on the leader) and serves /api/trading. */
+  enabled: boolean;
+  /** Starting cash of a new paper account when the request names none: VN accounts in VND, US accounts in USD. */
+  startingCashVn: number;
+  startingCashUs: number;
+  /** Per-user quotas. */
+  maxAccounts: number;
+  maxStrategies: number;
+  maxOpenOrders: number;
+  /** Directory of tapes a backtest may name (by file name only); null: no tape backtests. */
+  tapesDir: string | null;
+  /** A backtest stops with an error past this wall time or this many events (bounded CPU). */
+  backtestMaxMs: number;
+  backtestMaxEvents: number;
+  /** How long an order request waits for the core's answer before answering 202 (pending). */
+  commandWaitMs: number;
+  /** Full reload of pending commands, strategies and risk limits by the core's process (changes also arrive at once). */
+  reloadMs: number;
+}
+
+export const TRADING_DEFAULTS: TradingSettings = {
+  enabled: true,
+  startingCashVn: 1_000_000_000,
+  startingCashUs: 100_000,
+  maxAccounts: 5,
+  maxStrategies: 20,
+  maxOpenOrders: 200,
+  tapesDir: null,
+  backtestMaxMs: 60_000,
+  backtestMaxEvents: 5_000_000,
+  commandWaitMs: 2_000,
+  reloadMs: 5_000,
+};
+
+function parseTrading(r: Reader): TradingSettings {
+  const d = TRADING_DEFAULTS;
+  const tapes = r.raw('TRADING_TAPES_DIR');
+  return {
+    enabled: r.bool('TRADING_ENABLED', d.enabled),
+    startingCashVn: r.int('TRADING_STARTING_CASH', d.startingCashVn, 1, 1e13),
+    startingCashUs: r.int('TRADING_STARTING_CASH_US', d.startingCashUs, 1, 1e13),
+    maxAccounts: r.int('TRADING_MAX_ACCOUNTS', d.maxAccounts, 1, 1_000),
+    maxStrategies: r.int('TRADING_MAX_STRATEGIES', d.maxStrategies, 1, 10_000),
+    maxOpenOrders: r.int('TRADING_MAX_OPEN_ORDERS', d.maxOpenOrders, 1, 100_000),
+    tapesDir: tapes ? path.resolve(tapes) : null,
+    backtestMaxMs: r.int('BACKTEST_MAX_MS', d.backtestMaxMs, 100, 3_600_000),
+    backtestMaxEvents: r.int('BACKTEST_MAX_EVENTS', d.backtestMaxEvents, 1, 1e9),
+    commandWaitMs: r.int('TRADING_COMMAND_WAIT_MS', d.commandWaitMs, 0, 60_000),
+    reloadMs: r.int('TRADING_RELOAD_MS', d.reloadMs, 100, 86_400_000),
+  };
 }
 
 export interface ScaleSettings {
@@ -467,6 +522,7 @@ export function loadConfig(env: Env = process.env): Config {
     log: { level: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'), pretty: r.bool('LOG_PRETTY', false) },
     webDist: path.resolve(r.str('WEB_DIST', DEFAULT_WEB_DIST)),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    trading: parseTrading(r),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -218,6 +218,6 @@ export const TRADING_ENDPOINTS = {
   tradingBacktest: 'GET /trading/backtests/:id',
 } as const;
 
-/** /ws/trading keys: the user's event stream and one state stream per account (docs/websocket.md). */
+/** /ws/trading keys: the user's event stream and the state stream of the user's accounts (docs/websocket.md). */
 export const tradingUserKey = (userId: string) => `user:${userId}`;
-export const tradingAccountKey = (userId: string, accountId: string) => `user:${userId}:account:${accountId}`;
+export const tradingPortfolioKey = (userId: string) => `portfolio:${userId}`;

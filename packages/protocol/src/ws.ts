@@ -15,7 +15,7 @@
  * - index:   `<INDEX ID>`   IndexState (state)
  * - trading: `user:<id>`    TradingStreamEvent (event stream, queued): orders,
  *                           fills, signals, risk events of the user's accounts
- *            `user:<id>:account:<accountId>`  AccountState (state stream)
+ *            `portfolio:<id>`  TradingPortfolio (state stream): every account's state
  * - alerts:  `user:<id>`    AlertEvent (event stream, queued)
  *            `system`       SystemAlert (event stream, queued): every alerts
  *                           subscription includes it
@@ -38,6 +38,10 @@ import type { AccountState, TradingEvent } from './trading.ts';
 
 /** One event on a user's /ws/trading stream: what the trading core emitted, and for which account. */
 export type TradingStreamEvent = TradingEvent & { accountId: string };
+/** The state stream of a user's paper accounts (cash, equity, P&L, positions, kill switch), ordered by account id. */
+export interface TradingPortfolio {
+  accounts: AccountState[];
+}
 
 export type Channel = 'market' | 'foreign' | 'index' | 'alerts' | 'trading';
 export const CHANNELS: readonly Channel[] = ['market', 'foreign', 'index', 'alerts', 'trading'];
@@ -81,8 +85,8 @@ export interface ChannelData {
   foreign: ForeignState | ForeignTop;
   index: IndexState;
   alerts: AlertEvent | AlertEvent[] | SystemAlert | SystemAlert[];
-  /** `user:<id>`: TradingStreamEvent (event stream); `user:<id>:account:<accountId>`: AccountState (state stream). */
-  trading: TradingStreamEvent | TradingStreamEvent[] | AccountState;
+  /** `user:<id>`: TradingStreamEvent (event stream); `portfolio:<id>`: TradingPortfolio (state stream). */
+  trading: TradingStreamEvent | TradingStreamEvent[] | TradingPortfolio;
 }
 
 export interface SnapshotMsg<C extends Channel = Channel> {
@@ -185,4 +189,4 @@ export const alertsKey = (userId: string) => `user:${userId}`;
 /** Alerts-channel key of the notices for every user (SystemAlert). */
 export const SYSTEM_ALERTS_KEY = 'system';
 export const isEventKey = (channel: Channel, key: string) =>
-  (channel === 'market' && key.endsWith(':trades')) || channel === 'alerts' || (channel === 'trading' && !key.includes(':account:'));
+  (channel === 'market' && key.endsWith(':trades')) || channel === 'alerts' || (channel === 'trading' && !key.startsWith('portfolio:'));

@@ -30,6 +30,7 @@ import { displayUrl, gatewaySettings, httpSettings } from './shared.ts';
 import { createAuth } from '../auth/index.ts';
 import { feedFreshnessCheck } from '../feed-health/index.ts';
 import { configuredWatchdog } from '../feed-health/configured-watchdog.ts';
+import { startEmbeddedTrading, type EmbeddedTrading } from '../trading/embedded.ts';
 
 export interface StartOptions {
   config: Config;
@@ -45,6 +46,8 @@ export interface RunningServer {
   port: number;
   app: FastifyInstance;
   collector: Collector;
+  /** Paper trading (null with TRADING_ENABLED=false). */
+  trading?: EmbeddedTrading | null;
   /** Graceful shutdown; safe to call twice. */
   close(): Promise<void>;
 }
@@ -80,7 +83,9 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     const feed = opts.feed ?? createFeed(config.feed, clock, log);
     // One publisher (one epoch) for market data and system alerts alike.
     const publisher = bus.publisher();
-    const collector = new Collector({ feed, engine, publisher, writer, clock, registry, log });
+    // Paper trading runs here, in-process, on every engine output in the pipeline's order (docs/trading.md).
+    const trading: EmbeddedTrading | null = await startEmbeddedTrading(config, db, () => publisher, () => engine, log);
+    const collector = new Collector({ feed, engine, publisher, writer, clock, registry, log, ...(trading ? { onOutput: trading.onOutput } : {}) });
     const watchdog = configuredWatchdog(config.feed, {
       feed,
       quotes: () => engine.quotes(),
@@ -103,6 +108,7 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
       market: engine,
       alertSink: engine.alerts,
       repos,
+      ...(trading ? { trading: trading.routes } : {}),
       feedStatus: () => feed.status(),
       readiness: [
         // Reported, not deciding (as on api replicas): without its database this process still serves live data,
@@ -134,6 +140,8 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
+    // Cleanups run in reverse: the trading runner writes what it holds after the feed stopped.
+    if (trading) cleanups.push(() => trading.stop());
     cleanups.push(() => collector.stop());
     // Stopped before the feed is (cleanups run in reverse): a feed shutting down is not an outage.
     watchdog?.start();
@@ -156,7 +164,7 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
       })();
       return closing;
     };
-    return { url: displayUrl(config.host, port), port, app, collector, close };
+    return { url: displayUrl(config.host, port), port, app, collector, trading, close };
   } catch (err) {
     await unwind();
     throw err;

@@ -36,6 +36,11 @@ import { RedisMarketView } from '../market-view/market-view.ts';
 import { AlertRulePublisher } from '../market-view/alert-rule-sync.ts';
 import { viewKeys } from '../market-view/keys.ts';
 import { outageAwareDb } from './db-outage.ts';
+import { TRADING_DEFAULTS } from '../config.ts';
+import { createTradingRepo } from '../storage/trading-repo.ts';
+import { TradingAnnouncer, tradingChannel } from '../trading/sync.ts';
+import { TradingService } from '../trading/service.ts';
+import { BacktestService } from '../trading/backtests.ts';
 import { boundPort, Cleanups, displayUrl, gatewaySettings, httpSettings } from './shared.ts';
 
 export interface ApiRoleOptions {
@@ -81,6 +86,15 @@ export async function startApi(opts: ApiRoleOptions): Promise<RunningApi> {
     const alertSink = new AlertRulePublisher(redisClient, viewKeys(s.redisPrefix).alertRules, log);
 
     // The login throttle lives in Redis: shared by every replica and worker (docs/security.md).
+    // Paper trading: commands are stored here and announced; the collector leader's runner applies them (docs/trading.md).
+    const tradingSettings = config.trading ?? TRADING_DEFAULTS;
+    const tradingRepo = createTradingRepo(db);
+    const trading = tradingSettings.enabled
+      ? {
+          service: new TradingService(tradingRepo, new TradingAnnouncer(redisClient, tradingChannel(s.redisPrefix), tradingRepo, log), tradingSettings),
+          backtests: new BacktestService(tradingRepo, tradingSettings, log),
+        }
+      : undefined;
     // Logout / password change closes the session's WebSockets on every replica (Redis pub/sub).
     const revocations = new SessionRevocations({ redis: { ...redis, channel: `${s.redisPrefix}session-revoked` }, log });
     cleanups.add('session revocations', () => revocations.close());
@@ -114,6 +128,7 @@ export async function startApi(opts: ApiRoleOptions): Promise<RunningApi> {
       market,
       alertSink,
       repos,
+      ...(trading ? { trading } : {}),
       feedStatus: () => market.feedInfo(),
       readiness,
       registry,

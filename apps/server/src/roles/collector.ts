@@ -47,6 +47,10 @@ import { monitorEventLoop } from '../observability/event-loop.ts';
 import { LiveViewWriter } from '../market-view/view-writer.ts';
 import { viewKeys } from '../market-view/keys.ts';
 import { AlertRuleFollower } from '../market-view/alert-rule-sync.ts';
+import { TRADING_DEFAULTS } from '../config.ts';
+import { createTradingRepo, type TradingRepo } from '../storage/trading-repo.ts';
+import { TradingRunner } from '../trading/runner.ts';
+import { TradingFollower, tradingChannel } from '../trading/sync.ts';
 import { FEED_FRESHNESS_CHECK, FeedWatchdog, feedFreshnessCheck } from '../feed-health/index.ts';
 import { configuredWatchdog } from '../feed-health/configured-watchdog.ts';
 import { createFeed } from './feed-factory.ts';
@@ -117,6 +121,8 @@ interface Pipeline {
   guard: TakeoverGuard;
   view: LiveViewWriter;
   watchdog: FeedWatchdog | null;
+  /** Paper trading's cores: run here, on the leader only (docs/trading.md). */
+  trading: TradingRunner | null;
   stop(): Promise<void>;
 }
 
@@ -162,7 +168,8 @@ export async function startCollector(opts: CollectorRoleOptions): Promise<Runnin
     const writer = new StorageWriter(db, { registry, log, maxBufferedRows: config.storage.bufferRows, spill });
     cleanups.add('storage writer', () => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.3) }));
 
-    const leadership = new Leadership({ config, id, log, clock, db, repos, publisher, viewRedis, writer, registry, feedFactory: opts.feedFactory });
+    const tradingRepo = (config.trading ?? TRADING_DEFAULTS).enabled ? createTradingRepo(db) : null;
+    const leadership = new Leadership({ config, id, log, clock, db, repos, publisher, viewRedis, writer, registry, feedFactory: opts.feedFactory, trading: tradingRepo });
     cleanups.add('leadership', () => leadership.shutdown());
     const follower = new AlertRuleFollower({
       redis,
@@ -173,6 +180,17 @@ export async function startCollector(opts: CollectorRoleOptions): Promise<Runnin
       log,
     }).start();
     cleanups.add('alert rule follower', () => follower.stop());
+    if (tradingRepo) {
+      // Orders and configuration changes accepted by api replicas (stored first, then announced here).
+      const tradingFollower = new TradingFollower({
+        redis,
+        channel: tradingChannel(s.redisPrefix),
+        runner: () => leadership.pipeline?.trading ?? null,
+        reloadMs: (config.trading ?? TRADING_DEFAULTS).reloadMs,
+        log,
+      }).start();
+      cleanups.add('trading follower', () => tradingFollower.stop());
+    }
     registerCollectorMetrics(registry, leadership, publisher);
 
     const readiness: ReadinessCheck[] = [
@@ -247,6 +265,7 @@ interface LeadershipDeps {
   writer: StorageWriter;
   registry: Registry;
   feedFactory?: () => Feed;
+  trading: TradingRepo | null;
 }
 
 /** The leader state machine: every transition runs on one chain, so starts and stops never interleave. */
@@ -380,12 +399,17 @@ class Leadership {
       waitForCapacity: () => writer.waitForCapacity(),
       stores: (out: EngineOutput) => writer.stores(out),
     };
+    // Paper trading: every account's core restored from storage before any market data reaches it. Only the
+    // leader publishes; stored rows are idempotent (fill ids, one snapshot per account).
+    const trading = this.d.trading ? new TradingRunner({ repo: this.d.trading, publisher: () => (this.lock.isLeader ? publisher : null), market: () => engine, log }) : null;
+    if (trading) await trading.start();
     // Sliced: the simulator replays the day so far inside start(); in one go that could outlast the lease.
     const feed = new ChunkedFeed((this.d.feedFactory ?? (() => createFeed(config.feed, clock, log)))());
     this.feed.current = feed;
     // The live view sees every output as it is published, whatever storage is doing.
     const collector = new Collector({ feed: this.feed, engine, publisher: guard, writer: tap, onOutput: (out) => {
         view.note(out);
+        trading?.onMarket(out);
         if (out.type === 'gap') this.onGap(out.gap, guard);
       }, clock, registry, log });
     // Stale-feed notices, as in the `all` role; published through the guard like every other message.
@@ -411,6 +435,7 @@ class Leadership {
       guard.release();
       this.feed.current = null;
       await collector.stop().catch(() => {});
+      await trading?.stop().catch(() => {});
       log.error({ err }, 'collector: feed did not start; retrying while leader');
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
@@ -427,9 +452,11 @@ class Leadership {
       guard,
       view,
       watchdog,
+      trading,
       stop: async () => {
         watchdog?.stop();
         await collector.stop();
+        await trading?.stop();
         this.lastEventTs = feed.status().lastEventTs;
         // The final state: the last view write and every queued bus message.
         await view.write();
@@ -438,6 +465,8 @@ class Leadership {
         this.feed.current = null;
       },
     };
+    // Clients of /ws/trading see the restored accounts at once.
+    trading?.publishAll();
     log.info({ symbols: engine.references().length, rules: rules.length, guard: guard.stats(), epoch: publisher.epoch }, 'collector: leading; pipeline started');
   }
 

@@ -11,7 +11,7 @@ import type { Db } from '../storage/db.ts';
 import { createTradingRepo, type TradingRepo } from '../storage/trading-repo.ts';
 import type { StreamPublisher } from '../bus/types.ts';
 import type { TradingRouteDeps } from '../http/routes/trading.ts';
-import { TradingRunner, type RunnerLogger } from './runner.ts';
+import { TradingRunner, type RunnerLogger, type TradingRunnerOptions } from './runner.ts';
 import { LocalTradingNotifier } from './sync.ts';
 import { TradingService } from './service.ts';
 import { BacktestService } from './backtests.ts';
@@ -26,12 +26,12 @@ export interface EmbeddedTrading {
 }
 
 /** Null when TRADING_ENABLED=false. Restores every account's core before returning (call before the feed starts). */
-export async function startEmbeddedTrading(config: Config, db: Db, publisher: () => StreamPublisher | null, log: RunnerLogger): Promise<EmbeddedTrading | null> {
+export async function startEmbeddedTrading(config: Config, db: Db, publisher: () => StreamPublisher | null, market: TradingRunnerOptions['market'], log: RunnerLogger): Promise<EmbeddedTrading | null> {
   const settings = config.trading ?? TRADING_DEFAULTS;
   if (!settings.enabled) return null;
   const repo = createTradingRepo(db);
   const notifier = new LocalTradingNotifier();
-  const runner = new TradingRunner({ repo, publisher, log, onCommandSettled: notifier.settled });
+  const runner = new TradingRunner({ repo, publisher, market, log, onCommandSettled: notifier.settled });
   notifier.runner = runner;
   await runner.start();
   const backtests = new BacktestService(repo, settings, log);

@@ -20,8 +20,8 @@
  *   core from the stored snapshot (TradingCore.restore) before it sees market
  *   data, and applies the still-pending commands again.
  */
-import type { EngineOutput, Order, RiskLimits, StrategyConfig, TradingEvent, TradingStreamEvent } from '@stock-tracker/protocol';
-import { isFinalOrderStatus, tradingAccountKey, tradingUserKey } from '@stock-tracker/protocol';
+import type { EngineOutput, Order, QuoteState, RiskLimits, StrategyConfig, SymbolRef, TradingEvent, TradingStreamEvent } from '@stock-tracker/protocol';
+import { isFinalOrderStatus, tradingPortfolioKey, tradingUserKey } from '@stock-tracker/protocol';
 import { TradingCore, createStrategy, type OrderResult, type Strategy, type TradingCoreOptions, type TradingSnapshot } from '@stock-tracker/trading';
 import type { StreamPublisher } from '../bus/types.ts';
 import type { CommandRecord, EquityPoint, FillRecord, OrderRecord, PersistBatch, StrategyRecord, TradingAccountRecord, TradingRepo } from '../storage/trading-repo.ts';
@@ -39,6 +39,11 @@ export interface TradingRunnerOptions {
   log?: RunnerLogger;
   /** Coalesces writes: a burst of fills is one transaction per account. Default 50 ms. */
   flushDelayMs?: number;
+  /**
+   * The engine's current state: a core created while the feed runs (a new or reset account) starts from the
+   * current reference data and quotes, as if it had been there since the day began.
+   */
+  market?: () => { references(): SymbolRef[]; quotes(): QuoteState[] } | null;
   /** Called after a command's outcome is stored (the embedded server answers the waiting request). */
   onCommandSettled?: (commandId: string) => void;
 }
@@ -243,6 +248,12 @@ export class TradingRunner {
     } else {
       core = new TradingCore(coreOptions(rec));
       for (const s of strategies) core.addStrategy(s);
+      const market = this.started ? this.o.market?.() : null;
+      if (market) {
+        // Priming only: whatever it emits (no orders exist yet) is not an event of the account.
+        for (const ref of market.references()) core.onMarket({ type: 'reference', ref });
+        for (const state of market.quotes()) core.onMarket({ type: 'quote', state });
+      }
     }
     const slot: AccountSlot = {
       rec,
@@ -476,19 +487,28 @@ export class TradingRunner {
     this.publishState(slot);
   }
 
+  /** The user's portfolio state stream: every account of the slot's user (a handful: TRADING_MAX_ACCOUNTS). */
   private publishState(slot: AccountSlot): void {
-    const pub = this.o.publisher();
-    if (!pub) return;
-    try {
-      pub.publish('trading', tradingAccountKey(slot.rec.userId, slot.rec.id), 'state', slot.core.account());
-    } catch (err) {
-      this.coreError(slot, err, 'account');
-    }
+    this.publishPortfolio(slot.rec.userId);
   }
 
-  /** Publishes every account's current state (a new leader, so clients see the restored positions). */
+  private publishPortfolio(userId: string): void {
+    const pub = this.o.publisher();
+    if (!pub) return;
+    const accounts = [];
+    for (const s of [...this.accounts.values()].filter((x) => x.rec.userId === userId).sort((a, b) => (a.rec.id < b.rec.id ? -1 : 1))) {
+      try {
+        accounts.push(s.core.account());
+      } catch (err) {
+        this.coreError(s, err, 'account');
+      }
+    }
+    pub.publish('trading', tradingPortfolioKey(userId), 'state', { accounts });
+  }
+
+  /** Publishes every user's portfolio (a new leader, so clients see the restored positions). */
   publishAll(): void {
-    for (const slot of this.accounts.values()) this.publishState(slot);
+    for (const userId of new Set([...this.accounts.values()].map((s) => s.rec.userId))) this.publishPortfolio(userId);
   }
 
   private coreError(slot: AccountSlot, err: unknown, where: string): void {

@@ -332,8 +332,8 @@ export class WsConnection {
       keys = named.length > 0 && !(op.symbols ?? []).includes('*') ? [...new Set(named)] : [own, SYSTEM_ALERTS_KEY];
       wild = false;
     } else if (channel === 'trading') {
-      // The user's own streams only (trading/ws-keys.ts); `*` covers the accounts known now.
-      const r = tradingKeys(user!.userId, op.symbols, wild ? await this.host.bus.keys(channel) : []);
+      // The user's own streams only (trading/ws-keys.ts).
+      const r = tradingKeys(user!.userId, op.symbols);
       if (!r.ok) return this.error('FORBIDDEN', 'Only your own trading streams can be subscribed on this connection.', r.details, op.id);
       keys = r.keys;
       wild = false;
