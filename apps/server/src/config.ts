@@ -88,6 +88,8 @@ export interface Config {
   };
   /** Per window: `max` per address on /api, `authMax` per address on /api/auth, `writeMax` per address on writes, `alertRuleMax` per user on rule creation; 0 disables one. */
   rateLimit: { max: number; windowMs: number; authMax: number; writeMax: number; alertRuleMax: number };
+  /** Per-user quotas, enforced in SQL (docs/security.md); optional so hand-built test configs need not name them (defaults then). */
+  quotas?: QuotaSettings;
   log: { level: LogLevel; pretty: boolean };
   webDist: string;
   shutdownTimeoutMs: number;
@@ -147,6 +149,17 @@ function parseTrading(r: Reader): TradingSettings {
     reloadMs: r.int('TRADING_RELOAD_MS', d.reloadMs, 100, 86_400_000),
   };
 }
+
+export interface QuotaSettings {
+  /** Alert rules one user may hold (ALERT_RULES_PER_USER). */
+  alertRulesPerUser: number;
+  /** Alert rules one user may hold on one symbol (ALERT_RULES_PER_SYMBOL): the engine checks every rule of a symbol on each of its quotes. */
+  alertRulesPerSymbol: number;
+  /** Watchlists one user may hold (WATCHLISTS_PER_USER). */
+  watchlistsPerUser: number;
+}
+
+export const QUOTA_DEFAULTS: QuotaSettings = { alertRulesPerUser: 500, alertRulesPerSymbol: 50, watchlistsPerUser: 50 };
 
 export interface ScaleSettings {
   /** Key prefix of everything the deployment keeps in Redis (bus, leader lock, live view). */
@@ -518,6 +531,11 @@ export function loadConfig(env: Env = process.env): Config {
       authMax: r.int('AUTH_RATE_LIMIT_MAX', 30, 0, 10_000_000),
       writeMax: r.int('WRITE_RATE_LIMIT_MAX', 300, 0, 10_000_000),
       alertRuleMax: r.int('ALERT_RULE_RATE_LIMIT_MAX', 30, 0, 10_000_000),
+    },
+    quotas: {
+      alertRulesPerUser: r.int('ALERT_RULES_PER_USER', QUOTA_DEFAULTS.alertRulesPerUser, 1, 1_000_000),
+      alertRulesPerSymbol: r.int('ALERT_RULES_PER_SYMBOL', QUOTA_DEFAULTS.alertRulesPerSymbol, 1, 1_000_000),
+      watchlistsPerUser: r.int('WATCHLISTS_PER_USER', QUOTA_DEFAULTS.watchlistsPerUser, 1, 1_000_000),
     },
     log: { level: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'), pretty: r.bool('LOG_PRETTY', false) },
     webDist: path.resolve(r.str('WEB_DIST', DEFAULT_WEB_DIST)),

@@ -19,6 +19,7 @@ export function emptyRepos(overrides: Partial<{ [K in keyof Repositories]: Parti
     alertRules: {
       listAll: async () => [],
       list: async () => [],
+      page: async () => ({ items: [], next: null }),
       get: async () => undefined,
       create: async () => {
         throw new Error('not stored');

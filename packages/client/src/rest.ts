@@ -10,6 +10,7 @@ import type {
   AlertEventsResponse,
   AlertRule,
   AlertRuleCreate,
+  AlertRulesQuery,
   AlertRulesResponse,
   AlertRuleUpdate,
   AuthLogin,
@@ -73,7 +74,7 @@ export interface EndpointTypes {
   indexHistory: { params: Id; query: RangeQuery; body: void; res: IndexHistoryResponse };
   indicators: { params: Sym; query: IndicatorsQuery; body: void; res: IndicatorsResponse };
   marketStatus: { params: void; query: void; body: void; res: MarketStatusResponse };
-  alertRules: { params: void; query: void; body: void; res: AlertRulesResponse };
+  alertRules: { params: void; query: AlertRulesQuery; body: void; res: AlertRulesResponse };
   alertRuleCreate: { params: void; query: void; body: AlertRuleCreate; res: AlertRule };
   alertRule: { params: Id; query: void; body: void; res: AlertRule };
   alertRuleUpdate: { params: Id; query: void; body: AlertRuleUpdate; res: AlertRule };
@@ -223,7 +224,19 @@ export class RestClient {
   indexHistory(id: string, query?: RangeQuery, call?: CallOptions) { return this.request('indexHistory', { params: { id }, query }, call); }
   marketStatus(call?: CallOptions) { return this.request('marketStatus', {}, call); }
   // --- alerts
-  alertRules(call?: CallOptions) { return this.request('alertRules', {}, call); }
+  /** Every rule of the user: follows the pages (`next`) to the end, so callers never see a partial list. */
+  async alertRules(call?: CallOptions): Promise<AlertRulesResponse> {
+    const items: AlertRulesResponse['items'] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.alertRulesPage(after === undefined ? {} : { after }, call);
+      items.push(...page.items);
+      after = page.next ?? undefined;
+    } while (after !== undefined);
+    return { items, next: null };
+  }
+  /** One page of rules, oldest first (`next` continues it). */
+  alertRulesPage(query?: AlertRulesQuery, call?: CallOptions) { return this.request('alertRules', { query }, call); }
   alertRule(id: string, call?: CallOptions) { return this.request('alertRule', { params: { id } }, call); }
   createAlertRule(body: AlertRuleCreate, call?: CallOptions) { return this.request('alertRuleCreate', { body }, call); }
   updateAlertRule(id: string, body: AlertRuleUpdate, call?: CallOptions) { return this.request('alertRuleUpdate', { params: { id }, body }, call); }

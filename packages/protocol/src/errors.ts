@@ -36,7 +36,8 @@ export const ERRORS = {
   SERVICE_UNAVAILABLE: { status: 503, message: 'The service is unavailable; try again shortly.' },
   GATEWAY_TIMEOUT: { status: 504, message: 'The upstream service timed out.' },
   // Paper trading (docs/trading.md, "Paper trading: REST, WebSocket and where it runs").
-  QUOTA_EXCEEDED: { status: 409, message: 'A per-user limit is reached (trading accounts, strategies or open orders).' },
+  // Also alert rules (per user and per symbol) and watchlists (docs/security.md, quotas).
+  QUOTA_EXCEEDED: { status: 409, message: 'A per-user limit is reached (alert rules, watchlists, trading accounts, strategies or open orders).' },
   // Trading (docs/trading.md): an order refused by the market rules (422), by the account's
   // holdings (422), by a risk limit (422), or by a risk state that blocks entries (409).
   ORDER_INVALID: { status: 422, message: 'The order is not valid (missing or contradictory fields).' },

@@ -147,6 +147,12 @@ export const AlertRuleUpdate = Type.Partial(AlertRuleCreate, { additionalPropert
 export type AlertRuleUpdate = Static<typeof AlertRuleUpdate>;
 export const AlertRulesResponse = Items(AlertRule);
 export type AlertRulesResponse = Static<typeof AlertRulesResponse>;
+/** Rules oldest first; `after` is the `next` of the previous page. Without `limit`, a page of MAX_PAGE (all rules under the default quota). */
+export const AlertRulesQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
+  after: Type.Optional(Type.String({ maxLength: 100 })),
+});
+export type AlertRulesQuery = Static<typeof AlertRulesQuery>;
 export const AlertEventsQuery = Type.Object({
   limit: Type.Optional(Limit),
   before: Type.Optional(Type.String({ maxLength: 100 })),

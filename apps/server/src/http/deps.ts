@@ -64,6 +64,8 @@ export interface HttpSettings {
    * user. 0 or absent disables that limit.
    */
   rateLimit: { max: number; windowMs: number; authMax?: number; writeMax?: number; alertRuleMax?: number };
+  /** Per-user quotas on alert rules and watchlists (enforced in SQL); absent: the defaults (QUOTA_DEFAULTS). */
+  quotas?: { alertRulesPerUser: number; alertRulesPerSymbol: number; watchlistsPerUser: number };
   /** Accounts (docs/security.md). Absent: AUTH_MODE=none, every request acts for the local default user. */
   auth?: { mode: 'none' | 'accounts'; registrationEnabled: boolean; publicMarketData: boolean };
   /** Serve the SPA from this directory when it holds a build. */

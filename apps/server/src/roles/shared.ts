@@ -20,6 +20,7 @@ export function httpSettings(config: Config, auth: HttpSettings['auth'], extra: 
     corsOrigins: config.corsOrigins,
     trustProxy: config.trustProxy,
     rateLimit: config.rateLimit,
+    quotas: config.quotas,
     webDist: config.webDist,
     auth,
     ...extra,

@@ -66,9 +66,13 @@ export interface Repositories {
   alertRules: {
     listAll(): Promise<AlertRule[]>;
     list(userId: string): Promise<AlertRule[]>;
+    /** Oldest first, `limit` rules after the cursor `after` (a `next` of an earlier page). */
+    page(userId: string, opts: { limit: number; after?: string }): Promise<Page<AlertRule>>;
     get(userId: string, id: string): Promise<AlertRule | undefined>;
-    create(userId: string, input: AlertRuleCreate): Promise<AlertRule>;
-    update(userId: string, id: string, patch: AlertRuleUpdate): Promise<AlertRule | undefined>;
+    /** With `quota`, refuses (409 QUOTA_EXCEEDED) when the user's rules, or their rules on this symbol, are full. */
+    create(userId: string, input: AlertRuleCreate, quota?: AlertRuleQuota): Promise<AlertRule>;
+    /** With `quota`, a move to another symbol respects that symbol's cap. */
+    update(userId: string, id: string, patch: AlertRuleUpdate, quota?: AlertRuleQuota): Promise<AlertRule | undefined>;
     remove(userId: string, id: string): Promise<boolean>;
   };
   /** Newest first. */
@@ -76,7 +80,8 @@ export interface Repositories {
   watchlists: {
     list(userId: string): Promise<Watchlist[]>;
     get(userId: string, id: string): Promise<Watchlist | undefined>;
-    create(userId: string, input: WatchlistCreate): Promise<Watchlist>;
+    /** With `quota`, refuses (409 QUOTA_EXCEEDED) when the user already holds `quota.perUser` watchlists. */
+    create(userId: string, input: WatchlistCreate, quota?: { perUser: number }): Promise<Watchlist>;
     update(userId: string, id: string, patch: WatchlistUpdate): Promise<Watchlist | undefined>;
     remove(userId: string, id: string): Promise<boolean>;
   };
@@ -90,6 +95,25 @@ export interface Repositories {
 }
 
 export const DEFAULT_USER_ID = 'local';
+
+export interface AlertRuleQuota {
+  /** Rules per user. */
+  perUser: number;
+  /** Rules per user on one symbol. */
+  perSymbol: number;
+}
+
+const quotaExceeded = (message: string, path: string, issue: string) => new AppError('QUOTA_EXCEEDED', message, [{ path, issue }]);
+
+/**
+ * Takes the user's row lock for the rest of the transaction: every quota check
+ * and insert of one user runs one at a time, so two concurrent creations can
+ * never both see room for the last slot (a count alone would, under READ
+ * COMMITTED). Other users are not held up.
+ */
+async function lockUser(tx: Db, userId: string): Promise<void> {
+  await tx.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [userId]);
+}
 
 /** Epoch milliseconds of a timestamptz column, as a JS number on both engines. */
 const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
@@ -302,6 +326,7 @@ interface RuleRow {
   created_at: number;
 }
 const RULE_COLS = `id, user_id, symbol, kind, threshold, period, cooldown_ms, enabled, note, ${ms('created_at')} AS created_at`;
+const RULE_PATCH = { symbol: 'symbol', kind: 'kind', threshold: 'threshold', period: 'period', cooldownMs: 'cooldown_ms', enabled: 'enabled', note: 'note' };
 function toRule(r: RuleRow): AlertRule {
   const rule: AlertRule = {
     id: r.id,
@@ -486,15 +511,7 @@ export function withBackfilledDays(built: Bar[], daily: Bar[], w: TimeWindow): B
 
 export function createRepositories(db: Db): Repositories {
   const one = async <T>(sql: string, params: unknown[]): Promise<T | undefined> => (await db.query<T>(sql, params)).rows[0];
-  const rules = ownedRows<RuleRow, AlertRule, AlertRuleUpdate>(db, 'alert_rules', RULE_COLS, toRule, {
-    symbol: 'symbol',
-    kind: 'kind',
-    threshold: 'threshold',
-    period: 'period',
-    cooldownMs: 'cooldown_ms',
-    enabled: 'enabled',
-    note: 'note',
-  });
+  const rules = ownedRows<RuleRow, AlertRule, AlertRuleUpdate>(db, 'alert_rules', RULE_COLS, toRule, RULE_PATCH);
 
   return {
     symbols: {
@@ -570,17 +587,60 @@ export function createRepositories(db: Db): Repositories {
 
     alertRules: {
       ...rules,
+      async page(userId, opts) {
+        const n = clampLimit(opts.limit);
+        const params: unknown[] = [userId, n + 1];
+        let cond = '';
+        if (opts.after !== undefined) {
+          const pos = decodeCursor(opts.after, 'query.after');
+          params.push(pos.ts, pos.id);
+          // The same expression the rows are ordered by (epoch ms as float8), so no rule is skipped or repeated.
+          cond = ` AND (${ms('created_at')}, id) > ($3::float8, $4::text)`;
+        }
+        const { rows } = await db.query<RuleRow>(`SELECT ${RULE_COLS} FROM alert_rules WHERE user_id = $1${cond} ORDER BY ${ms('created_at')}, id LIMIT $2`, params);
+        const items = rows.slice(0, n).map(toRule);
+        const last = items[items.length - 1];
+        return { items, next: rows.length > n && last ? encodeCursor({ ts: last.createdAt!, id: last.id }) : null };
+      },
+      async update(userId, id, patch, quota) {
+        if (!quota || patch.symbol === undefined) return rules.update(userId, id, patch);
+        return db.transaction(async (tx) => {
+          await lockUser(tx, userId);
+          const c = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM alert_rules WHERE user_id = $1 AND symbol = $2 AND id <> $3', [userId, patch.symbol, id]);
+          if (c.rows[0]!.n >= quota.perSymbol) {
+            throw quotaExceeded(`You have ${quota.perSymbol} alert rules on ${patch.symbol} already (the limit per symbol); delete one first.`, 'body.symbol', `at most ${quota.perSymbol} rules per symbol`);
+          }
+          return ownedRows<RuleRow, AlertRule, AlertRuleUpdate>(tx, 'alert_rules', RULE_COLS, toRule, RULE_PATCH).update(userId, id, patch);
+        });
+      },
       async listAll() {
         const { rows } = await db.query<RuleRow>(`SELECT ${RULE_COLS} FROM alert_rules ORDER BY created_at, id`);
         return rows.map(toRule);
       },
-      async create(userId, input) {
-        const r = await one<RuleRow>(
-          `INSERT INTO alert_rules (id, user_id, symbol, kind, threshold, period, cooldown_ms, enabled, note)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${RULE_COLS}`,
-          [randomUUID(), userId, input.symbol, input.kind, input.threshold, input.period ?? null, input.cooldownMs ?? 60_000, input.enabled ?? true, input.note ?? null],
-        );
-        return toRule(r!);
+      async create(userId, input, quota) {
+        const insert = async (q: Db) => {
+          const { rows } = await q.query<RuleRow>(
+            `INSERT INTO alert_rules (id, user_id, symbol, kind, threshold, period, cooldown_ms, enabled, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${RULE_COLS}`,
+            [randomUUID(), userId, input.symbol, input.kind, input.threshold, input.period ?? null, input.cooldownMs ?? 60_000, input.enabled ?? true, input.note ?? null],
+          );
+          return toRule(rows[0]!);
+        };
+        if (!quota) return insert(db);
+        return db.transaction(async (tx) => {
+          await lockUser(tx, userId);
+          const c = (
+            await tx.query<{ total: number; same: number }>(
+              'SELECT count(*)::int AS total, (count(*) FILTER (WHERE symbol = $2))::int AS same FROM alert_rules WHERE user_id = $1',
+              [userId, input.symbol],
+            )
+          ).rows[0]!;
+          if (c.total >= quota.perUser) throw quotaExceeded(`You have ${quota.perUser} alert rules already (the limit); delete one first.`, 'body', `at most ${quota.perUser} alert rules per user`);
+          if (c.same >= quota.perSymbol) {
+            throw quotaExceeded(`You have ${quota.perSymbol} alert rules on ${input.symbol} already (the limit per symbol); delete one first.`, 'body.symbol', `at most ${quota.perSymbol} rules per symbol`);
+          }
+          return insert(tx);
+        });
       },
     },
 
@@ -605,12 +665,21 @@ export function createRepositories(db: Db): Repositories {
 
     watchlists: {
       ...ownedRows<WatchlistRow, Watchlist, WatchlistUpdate>(db, 'watchlists', WATCHLIST_COLS, toWatchlist, { name: 'name', symbols: 'symbols' }),
-      async create(userId, input) {
-        const r = await one<WatchlistRow>(
-          `INSERT INTO watchlists (id, user_id, name, symbols) VALUES ($1, $2, $3, $4::text[]) RETURNING ${WATCHLIST_COLS}`,
-          [randomUUID(), userId, input.name, input.symbols ?? []],
-        );
-        return toWatchlist(r!);
+      async create(userId, input, quota) {
+        const insert = async (q: Db) => {
+          const { rows } = await q.query<WatchlistRow>(
+            `INSERT INTO watchlists (id, user_id, name, symbols) VALUES ($1, $2, $3, $4::text[]) RETURNING ${WATCHLIST_COLS}`,
+            [randomUUID(), userId, input.name, input.symbols ?? []],
+          );
+          return toWatchlist(rows[0]!);
+        };
+        if (!quota) return insert(db);
+        return db.transaction(async (tx) => {
+          await lockUser(tx, userId);
+          const c = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM watchlists WHERE user_id = $1', [userId]);
+          if (c.rows[0]!.n >= quota.perUser) throw quotaExceeded(`You have ${quota.perUser} watchlists already (the limit); delete one first.`, 'body', `at most ${quota.perUser} watchlists per user`);
+          return insert(tx);
+        });
       },
     },
 

@@ -9,15 +9,18 @@ import {
   AlertEventsResponse,
   AlertRule,
   AlertRuleCreate,
+  AlertRulesQuery,
   AlertRulesResponse,
   AlertRuleUpdate,
   AppError,
   DEFAULT_PAGE,
   IdParams,
+  MAX_PAGE,
 } from '@stock-tracker/protocol';
 import type { AppDeps } from '../deps.ts';
 import { normalizeSymbol, resolveSymbol } from '../params.ts';
 import { errorResponses, type Owner } from './common.ts';
+import { QUOTA_DEFAULTS } from '../../config.ts';
 
 const notFound = (id: string) => new AppError('NOT_FOUND', `No alert rule '${id}'.`, [{ path: 'params.id', issue: 'no such alert rule' }]);
 
@@ -29,11 +32,19 @@ export interface AlertRouteOptions {
 export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner, opts: AlertRouteOptions = {}): void {
   const { repos, market, alertSink } = deps;
   const tags = ['alerts'];
+  const q = deps.settings.quotas ?? QUOTA_DEFAULTS;
+  const quota = { perUser: q.alertRulesPerUser, perSymbol: q.alertRulesPerSymbol };
 
-  app.get('/alerts/rules', { schema: { tags, summary: 'List your alert rules', response: { 200: AlertRulesResponse, ...errorResponses } } }, async (req) => {
-    const user = await owner(req);
-    return { items: await repos.alertRules.list(user.id), next: null };
-  });
+  app.get<{ Querystring: AlertRulesQuery }>(
+    '/alerts/rules',
+    { schema: { tags, summary: 'Your alert rules, oldest first (cursor pagination: `after` = the previous `next`)', querystring: AlertRulesQuery, response: { 200: AlertRulesResponse, ...errorResponses } } },
+    async (req) => {
+      const user = await owner(req);
+      // Without `limit`, a page of MAX_PAGE: under the default quota that is every rule, as before pagination.
+      const page = await repos.alertRules.page(user.id, { limit: req.query.limit ?? MAX_PAGE, after: req.query.after });
+      return { items: page.items, next: page.next };
+    },
+  );
 
   app.post<{ Body: AlertRuleCreate }>(
     '/alerts/rules',
@@ -44,7 +55,7 @@ export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner, o
     async (req, reply) => {
       const user = await owner(req);
       const ref = await resolveSymbol(market, repos, req.body.symbol, 'body.symbol');
-      const rule = await repos.alertRules.create(user.id, { ...req.body, symbol: ref.symbol });
+      const rule = await repos.alertRules.create(user.id, { ...req.body, symbol: ref.symbol }, quota);
       alertSink.upsert(rule);
       return reply.code(201).send(rule);
     },
@@ -64,7 +75,7 @@ export function alertRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner, o
       const user = await owner(req);
       const patch = { ...req.body };
       if (patch.symbol !== undefined) patch.symbol = (await resolveSymbol(market, repos, patch.symbol, 'body.symbol')).symbol;
-      const rule = await repos.alertRules.update(user.id, req.params.id, patch);
+      const rule = await repos.alertRules.update(user.id, req.params.id, patch, quota);
       if (!rule) throw notFound(req.params.id);
       alertSink.upsert(rule);
       return rule;

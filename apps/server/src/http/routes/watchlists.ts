@@ -4,12 +4,14 @@ import { AppError, IdParams, Watchlist, WatchlistCreate, WatchlistsResponse, Wat
 import type { AppDeps } from '../deps.ts';
 import { resolveSymbol } from '../params.ts';
 import { errorResponses, type Owner } from './common.ts';
+import { QUOTA_DEFAULTS } from '../../config.ts';
 
 const notFound = (id: string) => new AppError('NOT_FOUND', `No watchlist '${id}'.`, [{ path: 'params.id', issue: 'no such watchlist' }]);
 
 export function watchlistRoutes(app: FastifyInstance, deps: AppDeps, owner: Owner): void {
   const { repos, market } = deps;
   const tags = ['watchlists'];
+  const perUser = (deps.settings.quotas ?? QUOTA_DEFAULTS).watchlistsPerUser;
 
   async function knownSymbols(symbols: string[] | undefined): Promise<string[] | undefined> {
     if (symbols === undefined) return undefined;
@@ -32,7 +34,7 @@ export function watchlistRoutes(app: FastifyInstance, deps: AppDeps, owner: Owne
     async (req, reply) => {
       const user = await owner(req);
       const symbols = await knownSymbols(req.body.symbols);
-      const wl = await repos.watchlists.create(user.id, { name: req.body.name, symbols: symbols ?? [] });
+      const wl = await repos.watchlists.create(user.id, { name: req.body.name, symbols: symbols ?? [] }, { perUser });
       return reply.code(201).send(wl);
     },
   );
