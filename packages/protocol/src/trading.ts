@@ -398,7 +398,8 @@ export const BacktestReport = Type.Object({
   params: StrategyParams,
   symbols: Type.Array(Symbol),
   cash: Type.Number(),
-  fees: FeePreset,
+  /** `auto`: each market its own preset (VN → vn, US → us). */
+  fees: Type.Union([FeePreset, Type.Literal('auto')]),
   events: Type.Integer({ minimum: 0 }),
   fills: Type.Array(BacktestFill),
   summary: BacktestSummary,

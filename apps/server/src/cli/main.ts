@@ -5,6 +5,7 @@
  */
 const COMMANDS: Record<string, { describe: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   replay: { describe: 'replay a tape file through the engine (--summary prints JSON)', load: () => import('./replay.ts') },
+  backtest: { describe: 'run a built-in trading strategy over a tape (--json prints fills and summary)', load: () => import('./backtest.ts') },
   record: { describe: 'record the simulator to a normalized tape file', load: () => import('./record.ts') },
   migrate: { describe: 'apply database migrations and exit', load: () => import('./migrate.ts') },
   user: { describe: 'manage accounts: create, set-password, list (password from stdin or a prompt)', load: () => import('./user.ts') },
