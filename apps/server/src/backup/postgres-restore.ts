@@ -129,7 +129,7 @@ export async function restorePostgres(opts: PostgresRestoreOptions): Promise<Res
       await tsClient.query('SELECT timescaledb_pre_restore()');
     }
     log(`pg_restore --jobs=${jobs} into ${target}`);
-    await runPgTool('pg_restore', ['--no-owner', '--exit-on-error', '--no-password', `--jobs=${jobs}`, `--dbname=${lib.dbname}`, archivePath], {
+    await runPgTool('pg_restore', pgRestoreArgs(jobs, lib.dbname, archivePath), {
       env: lib.env,
       baseEnv: env,
     });
@@ -152,4 +152,13 @@ export async function restorePostgres(opts: PostgresRestoreOptions): Promise<Res
   } finally {
     await check.end().catch(() => {});
   }
+}
+
+/**
+ * pg_restore's command line. `--` ends the options: an archive path that
+ * starts with `-` (a relative name like `-l.dump`, or `--version`) is then a
+ * file name, never an option pg_restore would act on.
+ */
+export function pgRestoreArgs(jobs: number, dbname: string, archivePath: string): string[] {
+  return ['--no-owner', '--exit-on-error', '--no-password', `--jobs=${jobs}`, `--dbname=${dbname}`, '--', archivePath];
 }
