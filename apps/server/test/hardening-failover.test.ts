@@ -1,22 +1,26 @@
 /**
  * Collector failover with a vendor feed keeps the day whole (issue 12 §6),
- * with real processes: two `stock-tracker collector`s (FEED=ssi) against the
- * fake SSI FastConnect server, a real PostgreSQL and Redis.
+ * with real processes: three `stock-tracker collector`s (FEED=ssi) against
+ * the fake SSI FastConnect server, a real PostgreSQL and Redis.
  *
- *   1. collector A leads and receives the morning's trades;
+ *   1. collector A leads and receives the morning's trades (part of them
+ *      stored, the rest possibly only published when it dies);
  *   2. A is killed with SIGKILL; while nobody leads, the vendor keeps
  *      trading one symbol (nobody receives those matches);
- *   3. collector B takes over: its engine is seeded from storage and the bus
- *      before its feed starts; on subscribing, the vendor resends its last
- *      match, whose cumulative volume (TotalVol) reveals the missed ones;
- *   4. more trades (in the same minute as A's last ones), then the close.
+ *   3. a standby (B) takes over: its engine is seeded from storage and the
+ *      bus before its feed starts; on subscribing, the vendor resends its
+ *      last match, whose cumulative volume (TotalVol) reveals the missed ones;
+ *   4. more trades, from the minute A's last ones were in;
+ *   5. a rolling upgrade: B is stopped (SIGTERM) and hands over to C, which
+ *      seeds itself the same way; the rest of the day, then the close.
  *
  * Then, per symbol: the live row (Redis latest state) has the vendor's day
  * volume, high/low and buy/sell split — less exactly the volume of the
- * missed matches, which B reported as a `trade_gap` system alert with that
- * number — and storage holds the same in its day/phase summaries and in
- * every 1-minute bar. Before the fix B restarted the day from its first
- * trade: the live volume and the stored day summary held B's trades only.
+ * missed matches, which was reported once as a `trade_gap` system alert with
+ * that number — and storage holds the same in its day/phase summaries and in
+ * every 1-minute bar. Before the fix each new leader restarted the day from
+ * its first trade: the live volume and the stored day summary held only
+ * what the last leader received.
  */
 import type { MarketEvent, QuoteState, SystemAlert, TradeEvent } from '@stock-tracker/protocol';
 import { SYSTEM_ALERTS_KEY } from '@stock-tracker/protocol';
@@ -146,9 +150,11 @@ describe('collector failover with a vendor feed (SSI)', () => {
     const a = await startReady('collector', 'collector-a', env);
     procs.push(a);
     await a.waitForLog((l) => l.msg === 'collector: leading; pipeline started', 'a leading');
-    const b = await startReady('collector', 'collector-b', env);
-    procs.push(b);
-    await b.waitForLog((l) => l.msg === 'collector started; campaigning for leadership', 'b campaigning');
+    const standbys = await Promise.all([startReady('collector', 'collector-b', env), startReady('collector', 'collector-c', env)]);
+    procs.push(...standbys);
+    for (const p of standbys) await p.waitForLog((l) => l.msg === 'collector started; campaigning for leadership', `${p.name} campaigning`);
+    const leading = (p: RoleProcess) => p.logs().filter((l) => l.msg === 'collector: leading; pipeline started').length;
+    const seedOf = (p: RoleProcess) => p.logs().filter((l) => l.msg === 'collector: engine seeded from the shared state').at(-1);
     await until(() => fake!.connections === 1, 'a subscribed to the vendor', 20_000);
 
     // 1. The session opens; A receives minutes 0–3 (both extremes of the day among them).
@@ -174,18 +180,30 @@ describe('collector failover with a vendor feed (SSI)', () => {
     const missed = trades('VNM', base + 215_000, 4, 1_000, rnd, 70_000); // inside the day's range: high/low stay the vendor's
     fake.emit(missed);
 
-    // 3. B takes over: seeded, then the vendor's snapshot (its last match per symbol, the session status).
-    await b.waitForLog((l) => l.msg === 'collector: leading; pipeline started', 'b leading', 30_000);
-    const seeded = b.logs().find((l) => l.msg === 'collector: engine seeded from the shared state');
+    // 3. B (or C) takes over: seeded, then the vendor's snapshot (its last match per symbol, the session status).
+    await until(() => standbys.some((p) => leading(p) > 0), 'a standby leading', 30_000);
+    const b = standbys.find((p) => leading(p) > 0)!;
+    const c = standbys.find((p) => p !== b)!;
+    const seeded = seedOf(b);
     expect(seeded, 'seed log line').toBeDefined();
     expect(seeded!.trades).toBe(morning.VNM.length + morning.FPT.length);
     expect(seeded!.storedTrades).toBeGreaterThanOrEqual(20);
 
-    // 4. More trades, starting in the minute A's last ones were in, then the close.
+    // 4. More trades, starting in the minute A's last ones were in.
     const afternoon = { VNM: trades('VNM', base + 225_000, 15, 9_000, rnd), FPT: trades('FPT', base + 226_000, 15, 9_000, rnd) };
+    await until(() => fake!.connections === 1, `${b.name} subscribed to the vendor`, 20_000);
+    fake.emit([...afternoon.VNM.slice(0, 8), ...afternoon.FPT.slice(0, 8)].sort((x, y) => x.ts - y.ts));
+    await until(async () => (await latestQuote('FPT'))?.totalVolume === aggregate([...morning.FPT, ...afternoon.FPT.slice(0, 8)]).volume, `${b.name} published FPT's trades`, 20_000, 50);
+    await until(async () => (await latestQuote('VNM'))?.totalVolume === aggregate([...morning.VNM, missed.at(-1)!, ...afternoon.VNM.slice(0, 8)]).volume, `${b.name} published VNM's trades`, 20_000, 50);
+
+    // 5. A rolling upgrade: B hands over gracefully (SIGTERM) to C, which seeds itself too; the rest of the day, the close.
+    expect(await b.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    await until(() => leading(c) > 0, `${c.name} leading`, 30_000);
+    const handedOver = seedOf(c);
+    expect(handedOver!.trades).toBe(Number(seeded!.trades) + 1 + 16); // + VNM's last missed match (B's snapshot) + the afternoon so far
+    await until(() => fake!.connections === 1, `${c.name} subscribed to the vendor`, 20_000);
     const close: MarketEvent = { type: 'status', ts: base + 9 * MIN, exchange: 'HOSE', phase: 'closed', halted: false };
-    await until(() => fake!.connections === 1, 'b subscribed to the vendor', 20_000);
-    fake.emit([...afternoon.VNM, ...afternoon.FPT].sort((x, y) => x.ts - y.ts));
+    fake.emit([...afternoon.VNM.slice(8), ...afternoon.FPT.slice(8)].sort((x, y) => x.ts - y.ts));
     fake.emit([close]);
 
     // What the vendor's day was, and what could be received of it (the last missed match came with B's snapshot).
@@ -207,7 +225,7 @@ describe('collector failover with a vendor feed (SSI)', () => {
     }
     await until(async () => (await systemAlerts()).some((x) => x.kind === 'trade_gap'), 'the gap alert', 10_000);
 
-    // Live rows: the vendor's figures, short by exactly the reported gap (VNM) or equal (FPT).
+    // Live rows: the vendor's figures, short by exactly the reported gap (VNM; reported once, not again by C) or equal (FPT).
     const gaps = (await systemAlerts()).filter((x) => x.kind === 'trade_gap');
     expect(gaps.map((g) => [g.symbol, g.missingVolume])).toEqual([['VNM', missedVolume]]);
     const vnmSnapshotTrade = missed.at(-1)!;
@@ -251,11 +269,9 @@ describe('collector failover with a vendor feed (SSI)', () => {
       expect(await storedBars(s), `${s} bars`).toEqual(expectedBars);
     }
 
-    const took = seeded!.loadMs as number;
-    console.info(
-      `vendor failover: B seeded ${String(seeded!.trades)} trades (${String(seeded!.storedTrades)} from storage, ${String(seeded!.busOnlyTrades)} only on the bus) in ${took} ms load + ${String(seeded!.replayMs)} ms replay; gap ${missedVolume} reported`,
-    );
-    expect(await b.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    const line = (x: Record<string, unknown>) => `${String(x.trades)} trades (${String(x.storedTrades)} from storage, ${String(x.busOnlyTrades)} only on the bus) in ${String(x.loadMs)} ms load + ${String(x.replayMs)} ms replay`;
+    console.info(`vendor failover: after kill -9 seeded ${line(seeded!)}; after SIGTERM seeded ${line(handedOver!)}; gap of ${missedVolume} reported once`);
+    expect(await c.kill('SIGTERM')).toEqual({ code: 0, signal: null });
   }, 120_000);
 });
 

@@ -18,7 +18,9 @@
  *             order book, so trade classification continues with a quote;
  *   foreign   the latest foreign state per symbol (Redis `latest:foreign`);
  *   day       a quote row of a later trading date than the stored reference
- *             moves the symbol to that day first.
+ *             moves the symbol to that day first;
+ *   gaps      the `trade_gap` system alerts still in the bus: volume already
+ *             reported missing is not reported again.
  *
  * Trades only the bus had are handed to the storage writer (the dead
  * leader's unflushed rows: stored once, ON CONFLICT), with the bars closed
@@ -34,7 +36,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { MarketEngine } from '@stock-tracker/engine';
-import type { ClassifiedTrade, EngineOutput, ForeignState, QuoteState, SymbolRef } from '@stock-tracker/protocol';
+import type { ClassifiedTrade, EngineOutput, ForeignState, QuoteState, SymbolRef, SystemAlert } from '@stock-tracker/protocol';
+import { SYSTEM_ALERTS_KEY } from '@stock-tracker/protocol';
 import { rulesFor, tradingDateOf, daySchedule } from '@stock-tracker/rules';
 import type { Db } from '../storage/db.ts';
 import { parseEntry, parseHead, parseLatest, redisBusKeys } from '../bus/redis/keys.ts';
@@ -50,6 +53,8 @@ export interface SeedData {
   published: ClassifiedTrade[];
   quotes: QuoteState[];
   foreign: ForeignState[];
+  /** Per `symbol|tradingDate`: volume already reported missing (the previous leaders' trade_gap alerts still in the bus). */
+  gaps: Map<string, number>;
   /** Newest stored closed bar per symbol (ms): replayed bars before it are not written again. */
   barHorizon: Map<string, number>;
   /** What could not be read (the seed is then partial; each part is optional). */
@@ -92,7 +97,7 @@ export function dayStartOf(refs: readonly SymbolRef[], fallbackNow: number): num
 
 /** Reads what the seed needs; each source may fail on its own (reported in `problems`). */
 export async function loadSeed(db: Db, redis: Redis, prefix: string, refs: readonly SymbolRef[], now: number): Promise<SeedData> {
-  const data: SeedData = { stored: [], published: [], quotes: [], foreign: [], barHorizon: new Map(), problems: [] };
+  const data: SeedData = { stored: [], published: [], quotes: [], foreign: [], gaps: new Map(), barHorizon: new Map(), problems: [] };
   const k = redisBusKeys(prefix);
   try {
     const [head, latestMarket, latestForeign] = await Promise.all([redis.hgetall(k.head('market')), redis.hgetall(k.latest('market')), redis.hgetall(k.latest('foreign'))]);
@@ -109,6 +114,18 @@ export async function loadSeed(db: Db, redis: Redis, prefix: string, refs: reado
     const keys = Object.entries(head)
       .filter(([key, raw]) => key.endsWith(TRADES_SUFFIX) && parseHead(raw)?.kind === 'event')
       .map(([key]) => key);
+    // Gaps already reported today (ids `gap:<symbol>:<date>:<trade>`): expected − seen is the day's missing total then.
+    for (const [, flat] of await redis.xrange(k.stream('alerts', SYSTEM_ALERTS_KEY), '-', '+')) {
+      try {
+        const a = parseEntry('alerts', SYSTEM_ALERTS_KEY, flat)?.data as SystemAlert | undefined;
+        const m = a?.kind === 'trade_gap' ? /^gap:([^:]+):(\d{4}-\d{2}-\d{2}):/.exec(a.id) : null;
+        if (!m || a!.expectedVolume === undefined || a!.seenVolume === undefined) continue;
+        const key = `${m[1]}|${m[2]}`;
+        data.gaps.set(key, Math.max(data.gaps.get(key) ?? 0, a!.expectedVolume - a!.seenVolume));
+      } catch {
+        // a malformed alert seeds nothing
+      }
+    }
     const p = redis.pipeline();
     for (const key of keys) p.xrange(k.stream('market', key), '-', '+');
     const res = keys.length > 0 ? ((await p.exec()) ?? []) : [];
@@ -217,6 +234,10 @@ export async function applySeed(engine: MarketEngine, data: SeedData, store: (ou
     if ((i + 1) % slice === 0) await new Promise((r) => setImmediate(r));
   }
   current = undefined;
+  for (const [key, volume] of data.gaps) {
+    const [symbol, date] = key.split('|') as [string, string];
+    if (engine.reference(symbol)?.tradingDate === date) engine.markGapReported(symbol, volume);
+  }
   // Books and foreign figures move engine time on, which may close bars: those go to storage too (sink).
   let quotes = 0;
   for (const q of data.quotes) {
