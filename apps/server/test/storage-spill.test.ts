@@ -13,7 +13,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } 
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { ClassifiedTrade, EngineOutput, SessionSummary } from '@stock-tracker/protocol';
-import { SpillFullError, SpillLockedError, SpillStore, openSpill } from '../src/storage/spill.ts';
+import { SpillFullError, SpillLockedError, SpillStore, openSpill, spillLabel } from '../src/storage/spill.ts';
 import { StorageWriter, type StorageWriterOptions } from '../src/storage/writer.ts';
 import { openTestStorage, type TestStorage } from '../../../test/helpers/storage.ts';
 import { FaultyDb } from '../../../test/helpers/faulty-db.ts';
@@ -156,7 +156,7 @@ describe('SpillStore', () => {
     const a = await SpillStore.open({ dir: d, maxBytes: 1 << 20 });
     await expect(SpillStore.open({ dir: d, maxBytes: 1 << 20 })).rejects.toBeInstanceOf(SpillLockedError);
     const errors: string[] = [];
-    const log = { error: (_o: object, m: string) => errors.push(m), info: () => {} };
+    const log = { error: (_o: object, m: string) => errors.push(m), warn: () => {}, info: () => {} };
     expect(await openSpill({ dir: d, maxBytes: 1 << 20, log })).toBeNull();
     expect(errors[0]).toContain('spill unavailable');
     await a.close();
@@ -165,6 +165,25 @@ describe('SpillStore', () => {
     writeFileSync(f, 'x');
     expect(await openSpill({ dir: f, maxBytes: 1 << 20, log })).toBeNull();
     expect(await openSpill({ dir: dir(), maxBytes: 0, log })).toBeNull(); // turned off
+  });
+
+  it('one spill per database: rows spilled for one are never drained into another, and are reported at start', async () => {
+    const root = dir();
+    const warnings: object[] = [];
+    const log = { error: () => {}, warn: (o: object) => warnings.push(o), info: () => {} };
+    const a = (await openSpill({ dir: root, maxBytes: 1 << 20, database: 'postgres://u:secret@db-a:5432/market', log }))!;
+    await a.append(line(['for-a']), 1);
+    await a.close();
+    expect(a.dir).toBe(join(root, spillLabel('postgres://x@db-a:5432/market')));
+    expect(a.dir).not.toContain('secret');
+    const b = (await openSpill({ dir: root, maxBytes: 1 << 20, database: 'postgres://u:secret@db-b:5432/market', log }))!;
+    expect(b.rows).toBe(0);
+    expect(warnings).toEqual([expect.objectContaining({ dir: a.dir })]);
+    await b.close();
+    const again = (await openSpill({ dir: root, maxBytes: 1 << 20, database: 'postgres://other-user@db-a:5432/market', log }))!;
+    expect(await drainAll(again)).toEqual(['for-a']);
+    await again.close();
+    expect(spillLabel(undefined)).toBe('pglite');
   });
 
   it('kill -9 while appending: every acknowledged batch survives, in order, and nothing torn is read', async () => {

@@ -76,7 +76,7 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     const engine = new MarketEngine({ alertRules: await repos.alertRules.listAll() });
     const bus = createInMemoryBus({ onHandlerError: (err) => log.error({ err }, 'bus subscriber failed') });
     // Past its memory buffer the writer spills to disk, so a database outage never stops live data (docs/storage.md#spill).
-    const spill = await openSpill({ dir: config.storage.spillDir, maxBytes: config.storage.spillMaxBytes, log });
+    const spill = await openSpill({ dir: config.storage.spillDir, maxBytes: config.storage.spillMaxBytes, database: config.databaseUrl, log });
     const writer = new StorageWriter(db, { registry, log, maxBufferedRows: config.storage.bufferRows, spill });
     // Bounded: a database that stays down must not hang shutdown forever (unsaved rows are logged).
     cleanups.push(() => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.7) }));

@@ -164,7 +164,7 @@ export async function startCollector(opts: CollectorRoleOptions): Promise<Runnin
     cleanups.add('view redis client', () => closeClient(viewRedis));
     // Past its memory buffer the writer spills to disk (and drains what a crashed run left there), so a database
     // outage never stops live data (docs/storage.md#spill).
-    const spill = await openSpill({ dir: config.storage.spillDir, maxBytes: config.storage.spillMaxBytes, log });
+    const spill = await openSpill({ dir: config.storage.spillDir, maxBytes: config.storage.spillMaxBytes, database: config.databaseUrl, log });
     const writer = new StorageWriter(db, { registry, log, maxBufferedRows: config.storage.bufferRows, spill });
     cleanups.add('storage writer', () => writer.close({ timeoutMs: Math.floor(config.shutdownTimeoutMs * 0.3) }));
 

@@ -27,7 +27,7 @@
  * `maxBytes`; `fits()` says whether a batch of a given size still does. One
  * process at a time: a lock file with the pid refuses a second live opener.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -408,20 +408,72 @@ function isAlive(pid: number): boolean {
 }
 
 /**
+ * The spill's subdirectory for a database: rows spilled for one database must
+ * never be drained into another (a changed DATABASE_URL, test runs sharing a
+ * DATA_DIR). Host, port and database name; never the credentials.
+ */
+export function spillLabel(databaseUrl: string | undefined): string {
+  if (!databaseUrl) return 'pglite';
+  try {
+    const u = new URL(databaseUrl);
+    return `pg-${u.hostname}-${u.port || '5432'}-${decodeURIComponent(u.pathname.slice(1)) || 'postgres'}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120);
+  } catch {
+    return 'pg-unknown';
+  }
+}
+
+/** Spills of other databases under `root` that still hold rows (left behind by a changed DATABASE_URL). */
+function strandedSpills(root: string, own: string): { dir: string; bytes: number }[] {
+  const out: { dir: string; bytes: number }[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    if (n === own) continue;
+    const d = join(root, n);
+    try {
+      const bytes = readdirSync(d)
+        .filter((f) => SEG_RE.test(f))
+        .reduce((sum, f) => sum + statSync(join(d, f)).size, 0);
+      if (bytes > 0) out.push({ dir: d, bytes });
+    } catch {
+      // not a directory
+    }
+  }
+  return out;
+}
+
+/**
  * Opens the writer's spill, or returns null — without a spill the writer
  * falls back to refusing offers when its memory buffer is full, so a failure
  * here (read-only file system, permissions, another live process on the same
  * directory) is logged loudly but does not stop the process.
  */
-export async function openSpill(opts: { dir: string; maxBytes: number; log?: { error(obj: object, msg: string): void; info(obj: object, msg: string): void } }): Promise<SpillStore | null> {
+export async function openSpill(opts: {
+  dir: string;
+  maxBytes: number;
+  /** The database the rows are for (DATABASE_URL; unset: PGlite): the spill lives in `<dir>/<spillLabel>`. */
+  database?: string | undefined;
+  log?: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}): Promise<SpillStore | null> {
   if (opts.maxBytes <= 0) return null;
+  const label = 'database' in opts ? spillLabel(opts.database) : null;
+  const dir = label ? join(opts.dir, label) : opts.dir;
   try {
-    const spill = await SpillStore.open({ dir: opts.dir, maxBytes: opts.maxBytes });
-    opts.log?.info({ dir: opts.dir, maxBytes: opts.maxBytes, rows: spill.rows }, 'storage spill ready');
+    const spill = await SpillStore.open({ dir, maxBytes: opts.maxBytes });
+    opts.log?.info({ dir, maxBytes: opts.maxBytes, rows: spill.rows }, 'storage spill ready');
+    if (label) {
+      for (const s of strandedSpills(opts.dir, label)) {
+        opts.log?.warn(s, 'a storage spill of another database holds rows: start once with that DATABASE_URL to store them, or move its seg-*.ndjson files here if it is the same database');
+      }
+    }
     return spill;
   } catch (err) {
     opts.log?.error(
-      { err: err instanceof Error ? err.message : String(err), dir: opts.dir },
+      { err: err instanceof Error ? err.message : String(err), dir },
       'storage spill unavailable: a database outage longer than the in-memory buffer will pause the feed or drop stored rows (set SPILL_DIR to a writable volume)',
     );
     return null;
