@@ -322,6 +322,15 @@ export class MarketEngine {
     for (const [symbol, v] of snap.gaps) this.gaps.set(symbol, v);
   }
 
+  /**
+   * Volume of `symbol`'s current day that was already reported missing by
+   * another engine (a previous collector leader's `gap`s): a seeded engine
+   * does not report it again. Only ever raises the figure.
+   */
+  markGapReported(symbol: string, volume: number): void {
+    if (isPos(volume) && volume > (this.gaps.get(symbol) ?? 0)) this.gaps.set(symbol, volume);
+  }
+
   /** A new engine with `opts` holding a copy of `snap`'s state. */
   static fromSnapshot(snap: EngineSnapshot, opts: EngineOptions = {}): MarketEngine {
     const e = new MarketEngine(opts);

@@ -356,6 +356,19 @@ describe('gap detection (vendor cumulative volume)', () => {
     expect(gapsOf(outs)).toHaveLength(2);
   });
 
+  it('markGapReported: a gap another engine reported is not reported again, a larger one only for the difference', () => {
+    const e = new MarketEngine();
+    const outs: EngineOutput[] = [];
+    e.apply({ type: 'reference', ts: T0 - MIN, ref: REFS.FPT! }, () => {});
+    e.apply(trade('1', T0, 100, 100), () => {});
+    e.markGapReported('FPT', 500);
+    e.markGapReported('FPT', 200); // never lowers it
+    e.apply(trade('7', T0 + 7, 100, 700), (o) => outs.push(o)); // 500 missing: already reported
+    expect(gapsOf(outs)).toEqual([]);
+    e.apply(trade('9', T0 + 9, 100, 1_000), (o) => outs.push(o)); // 200 more
+    expect(gapsOf(outs).map((g) => g.missingVolume)).toEqual([200]);
+  });
+
   it('the property: Σ reported missing = vendor total − counted volume, whenever the trades arrive in order', () => {
     fc.assert(
       fc.property(fc.array(fc.record({ volume: fc.integer({ min: 1, max: 1_000 }), received: fc.boolean() }), { minLength: 1, maxLength: 80 }), (ts) => {
