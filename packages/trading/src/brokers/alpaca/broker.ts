@@ -33,6 +33,7 @@ import { tradingDateOf, US } from '@stock-tracker/rules';
 import { sleep, systemClock, type BackoffOptions, type Clock, type FeedLogger } from '@stock-tracker/feeds';
 import type { Broker, BrokerUpdate } from '../../types.ts';
 import { AlpacaApiError } from './errors.ts';
+import { FillLedger } from './fills.ts';
 import { ALPACA_LIVE_HOST, ALPACA_PAPER_URL, AlpacaRest, type AlpacaRestOptions } from './rest.ts';
 import { AlpacaTradeStream, alpacaStreamUrlFor, type TradeStreamStatus } from './stream.ts';
 import { type AlpacaFillActivity, type AlpacaOrder, type AlpacaTradeUpdate } from './wire.ts';
@@ -86,10 +87,8 @@ export function isLiveAlpacaUrl(url: string): boolean {
 
 interface Leg {
   alpacaId: string;
-  /** Cumulative filled quantity delivered for this Alpaca order. */
-  deliveredQty: number;
-  /** Value (Σ qty × price) delivered for this Alpaca order. */
-  deliveredValue: number;
+  /** What has been delivered for this Alpaca order (its filled quantity only grows). */
+  ledger: FillLedger;
 }
 
 interface Tracked {
@@ -103,7 +102,6 @@ interface Tracked {
   filledValue: number;
 }
 
-const QTY_EPS = 1e-9;
 
 export class AlpacaBroker implements Broker {
   readonly name = 'alpaca';
@@ -333,8 +331,7 @@ export class AlpacaBroker implements Broker {
         this.attach(t, current);
         const leg = t.legs[t.legs.length - 1]!;
         const mark = Math.min(left, current.filledQty);
-        leg.deliveredQty = mark;
-        leg.deliveredValue = mark * avg;
+        leg.ledger = new FillLedger(mark, mark * avg);
         left -= mark;
         if (current.status !== 'replaced' || !current.replacedBy || i >= 10) break;
         t.replaces = i + 1;
@@ -412,7 +409,7 @@ export class AlpacaBroker implements Broker {
 
   private attach(t: Tracked, o: AlpacaOrder): void {
     if (t.legs.some((l) => l.alpacaId === o.id)) return;
-    t.legs.push({ alpacaId: o.id, deliveredQty: 0, deliveredValue: 0 });
+    t.legs.push({ alpacaId: o.id, ledger: new FillLedger() });
     this.byAlpacaId.set(o.id, t);
   }
 
@@ -459,43 +456,26 @@ export class AlpacaBroker implements Broker {
   /** The order says more is filled than was delivered, without the executions (none listed): deliver the rest at the average. */
   private catchUpFills(t: Tracked, o: AlpacaOrder, source: 'stream' | 'reconciliation'): void {
     const leg = t.legs.find((l) => l.alpacaId === o.id);
-    if (!leg || o.filledQty <= leg.deliveredQty + QTY_EPS || o.filledAvgPrice === null) return;
-    const qty = o.filledQty - leg.deliveredQty;
-    const price = round4((o.filledAvgPrice * o.filledQty - leg.deliveredValue) / qty);
-    this.deliverFill(t, o.id, o.filledQty, qty, price, o.filledAt ?? o.updatedAt ?? this.clock.now(), null, source);
+    if (!leg) return;
+    const ts = o.filledAt ?? o.updatedAt ?? this.clock.now();
+    for (const p of leg.ledger.catchUp(o.filledQty, o.filledAvgPrice)) this.pushFill(t, p.qty, p.price, ts, source);
   }
 
   /**
-   * Delivers the part of an execution not delivered yet. `cum` is the Alpaca
-   * order's filled quantity after the execution, `qty`/`price` the execution's.
+   * Delivers the part of an execution not delivered yet (FillLedger). `cum`
+   * is the Alpaca order's filled quantity after the execution, `qty`/`price`
+   * the execution's, `avg` the order's average when the source tells it.
    */
   private deliverFill(t: Tracked, alpacaId: string, cum: number, qty: number, price: number, ts: number, avg: number | null, source: 'stream' | 'reconciliation'): void {
     const leg = t.legs.find((l) => l.alpacaId === alpacaId);
     if (!leg) return;
-    if (cum <= leg.deliveredQty + QTY_EPS) {
-      this.counters.duplicateFills += 1;
-      return;
-    }
-    const before = cum - qty;
-    if (before > leg.deliveredQty + QTY_EPS) {
-      if (avg !== null) {
-        // Executions between the mark and this one were missed (a message lost without a disconnect): their value follows from the average.
-        const gapQty = before - leg.deliveredQty;
-        this.pushFill(t, leg, gapQty, round4((avg * cum - price * qty - leg.deliveredValue) / gapQty), ts, source);
-      } else {
-        qty = cum - leg.deliveredQty;
-      }
-    } else if (before < leg.deliveredQty - QTY_EPS) {
-      // Partly delivered already: only the new part counts.
-      this.counters.duplicateFills += 1;
-      qty = cum - leg.deliveredQty;
-    }
-    this.pushFill(t, leg, qty, price, ts, source);
+    const pieces = leg.ledger.take(cum, qty, price, avg);
+    // Nothing, or less than the execution's quantity, means (part of) it had been delivered already.
+    if (pieces.length === 0 || (pieces.length === 1 && pieces[0]!.qty < qty - 1e-9)) this.counters.duplicateFills += 1;
+    for (const p of pieces) this.pushFill(t, p.qty, p.price, ts, source);
   }
 
-  private pushFill(t: Tracked, leg: Leg, qty: number, price: number, ts: number, source: 'stream' | 'reconciliation'): void {
-    leg.deliveredQty += qty;
-    leg.deliveredValue += qty * price;
+  private pushFill(t: Tracked, qty: number, price: number, ts: number, source: 'stream' | 'reconciliation'): void {
     t.filledQty += qty;
     t.filledValue += qty * price;
     if (ts > this.lastFillTs) this.lastFillTs = ts;

@@ -4,4 +4,5 @@ export * from './wire.ts';
 export * from './errors.ts';
 export * from './rest.ts';
 export * from './stream.ts';
+export * from './fills.ts';
 export * from './broker.ts';
