@@ -75,7 +75,8 @@ export class AuthService {
   private readonly repo: AuthRepository;
   private readonly now: () => number;
   private readonly log: AuthLogger;
-  private readonly sessionCache = new Map<string, { active: boolean; until: number }>();
+  /** sessionId → live or not, and (when live) whose session it is. */
+  private readonly sessionCache = new Map<string, { active: boolean; until: number; userId?: string }>();
   private lastPrune = -Infinity;
 
   constructor(private readonly opts: AuthServiceOptions) {
@@ -190,20 +191,25 @@ export class AuthService {
 
   // ---------- access tokens ----------
 
-  /** A valid access token whose session is still live, or AppError INVALID_TOKEN. */
+  /** A valid access token whose session is still live and belongs to the token's subject, or AppError INVALID_TOKEN. */
   async verifyAccess(token: string): Promise<Principal> {
     const claims: AccessClaims = await this.tokens.verify(token);
-    if (!(await this.sessionActive(claims.sessionId))) throw invalidToken('The session has ended; log in again.');
+    if (!(await this.sessionActive(claims.sessionId, claims.userId))) throw invalidToken('The session has ended; log in again.');
     return { userId: claims.userId, sessionId: claims.sessionId, expiresAt: claims.expiresAt };
   }
 
-  private async sessionActive(sessionId: string): Promise<boolean> {
+  /**
+   * The session is live AND is `userId`'s: a token pairing one user's `sub` with another
+   * user's live `sid` (a signing-key compromise, or a bug minting tokens) acts for nobody.
+   */
+  private async sessionActive(sessionId: string, userId: string): Promise<boolean> {
     const now = this.now();
     const cached = this.sessionCache.get(sessionId);
-    if (cached && cached.until > now) return cached.active;
-    const active = await this.repo.sessionActive(sessionId, now);
+    // Live for X answers every user (false for all but X); ended (no user) answers everyone; "not live for X" only X.
+    if (cached && cached.until > now && (cached.active || cached.userId === undefined || cached.userId === userId)) return cached.active && cached.userId === userId;
+    const active = await this.repo.sessionActive(sessionId, now, userId);
     if (this.sessionCache.size >= SESSION_CACHE_MAX) this.sessionCache.clear();
-    this.sessionCache.set(sessionId, { active, until: now + SESSION_CACHE_MS });
+    this.sessionCache.set(sessionId, { active, userId, until: now + SESSION_CACHE_MS });
     return active;
   }
 
@@ -236,7 +242,7 @@ export class AuthService {
 
   private async issue(user: AuthUser, sessionId: string, refreshToken: string): Promise<Issued> {
     const signed = await this.tokens.sign(user.id, sessionId);
-    this.sessionCache.set(sessionId, { active: true, until: this.now() + SESSION_CACHE_MS });
+    this.sessionCache.set(sessionId, { active: true, userId: user.id, until: this.now() + SESSION_CACHE_MS });
     return {
       body: { accessToken: signed.token, tokenType: 'Bearer', expiresIn: signed.expiresIn, expiresAt: signed.expiresAt, user },
       refreshToken,

@@ -55,8 +55,8 @@ export interface AuthRepository {
   rotate(oldHash: string, newHash: string, now: number, ttlMs: number): Promise<RotateResult>;
   /** The session a refresh token belongs to (used or not). */
   sessionOfToken(tokenHash: string): Promise<{ sessionId: string; userId: string } | undefined>;
-  /** True when the session exists, is not revoked and has not reached its absolute end. */
-  sessionActive(sessionId: string, now: number): Promise<boolean>;
+  /** True when the session exists, belongs to `userId` (when given), is not revoked and has not reached its absolute end. */
+  sessionActive(sessionId: string, now: number, userId?: string): Promise<boolean>;
   getSession(sessionId: string): Promise<SessionInfo | undefined>;
   revokeSession(sessionId: string, reason: string, now: number): Promise<boolean>;
   /** Revokes every live session of the user except `keep`; returns the revoked ids. */
@@ -162,8 +162,11 @@ export function createAuthRepository(db: Db): AuthRepository {
       );
       return r;
     },
-    async sessionActive(sessionId, now) {
-      const r = await one<{ ok: boolean }>('SELECT revoked_at IS NULL AND expires_at > $2::timestamptz AS ok FROM auth_sessions WHERE id = $1', [sessionId, iso(now)]);
+    async sessionActive(sessionId, now, userId) {
+      const r = await one<{ ok: boolean }>(
+        'SELECT revoked_at IS NULL AND expires_at > $2::timestamptz AND ($3::text IS NULL OR user_id = $3::text) AS ok FROM auth_sessions WHERE id = $1',
+        [sessionId, iso(now), userId ?? null],
+      );
       return r?.ok === true;
     },
     getSession: (sessionId) =>
