@@ -37,6 +37,10 @@ export class Harness {
   readonly engine = new MarketEngine();
   readonly core: TradingCore;
   readonly events: TradingEvent[] = [];
+  /** A second core (e.g. restored from a snapshot) that gets the same outputs and calls; its events go to `twinEvents`, the main core's since the twin started to `mainSince`. */
+  twin: TradingCore | null = null;
+  readonly twinEvents: TradingEvent[] = [];
+  readonly mainSince: TradingEvent[] = [];
   private n = 0;
   ts: number;
 
@@ -47,10 +51,29 @@ export class Harness {
 
   apply(ev: MarketEvent): TradingEvent[] {
     const got: TradingEvent[] = [];
-    const ok = this.engine.apply(ev, (out) => got.push(...this.core.onMarket(out)));
+    const ok = this.engine.apply(ev, (out) => {
+      got.push(...this.core.onMarket(out));
+      if (this.twin) this.twinEvents.push(...this.twin.onMarket(out));
+    });
     if (!ok) throw new Error(`engine rejected ${JSON.stringify(ev)}`);
-    this.events.push(...got);
+    this.record(got);
     return got;
+  }
+
+  private record(evs: TradingEvent[]): void {
+    this.events.push(...evs);
+    if (this.twin) this.mainSince.push(...evs);
+  }
+
+  /** Runs the same call on the core and the twin; returns the core's result. */
+  both<R extends { events: TradingEvent[] } | TradingEvent[]>(fn: (c: TradingCore) => R): R {
+    const r = fn(this.core);
+    this.record(Array.isArray(r) ? r : r.events);
+    if (this.twin) {
+      const t = fn(this.twin);
+      this.twinEvents.push(...(Array.isArray(t) ? t : t.events));
+    }
+    return r;
   }
 
   ref(ref: SymbolRef, ts = this.ts): TradingEvent[] {
@@ -72,9 +95,7 @@ export class Harness {
   }
 
   submit(req: OrderRequest, meta: SubmitMeta = {}) {
-    const r = this.core.submit(req, meta);
-    this.events.push(...r.events);
-    return r;
+    return this.both((c) => c.submit(req, meta));
   }
 
   fills(events: TradingEvent[] = this.events) {
