@@ -390,6 +390,7 @@ export class AlpacaBroker implements Broker {
       current ??= await this.rest.getOrder(leg.alpacaId);
       // Follow replacements made while away (a bounded chain).
       for (let i = 0; i < 10 && current.status === 'replaced' && current.replacedBy; i++) {
+        this.catchUpFills(t, current, 'reconciliation');
         current = await this.rest.getOrder(current.replacedBy);
         this.attach(t, current);
       }
@@ -436,7 +437,11 @@ export class AlpacaBroker implements Broker {
       }
       this.deliverFill(t, u.order.id, u.order.filledQty, u.qty, u.price, ts, u.order.filledAvgPrice, 'stream');
     }
-    if (u.event === 'replaced') return; // the replacing order's own events follow
+    if (u.event === 'replaced') {
+      // The old order's last word: its final filled quantity (anything filled on it not seen yet comes out here).
+      this.catchUpFills(t, u.order, 'stream');
+      return; // the replacing order's own events follow
+    }
     if (u.event === 'order_replace_rejected' || u.event === 'order_cancel_rejected') {
       this.emitOrder(t, t.order.status, ts, `Alpaca: ${u.event.replace(/_/g, ' ')}`, 'BROKER_REJECTED');
       return;
