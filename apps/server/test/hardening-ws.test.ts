@@ -172,6 +172,55 @@ describe('hostile WebSocket readers', () => {
   }, 20_000);
 });
 
+describe('live messages during a subscribe', () => {
+  it('are held conflated per state key (bounded by keys, counted), then delivered contiguous', async () => {
+    const inner = new InMemoryBus();
+    const pub = inner.publisher();
+    pub.publish('market', 'A', 'state', makeQuote('A', 1, 20));
+    pub.publish('market', 'B', 'state', makeQuote('B', 1, 20));
+    // Snapshot reads take a while, as from a remote Redis under load: live messages arrive meanwhile.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        // Read when asked, answered late: the snapshot is older than the messages that arrive meanwhile.
+        if (prop === 'latest') return async (...a: unknown[]) => {
+          const answer = await (v as (...x: unknown[]) => unknown).apply(target, a);
+          await gate;
+          return answer;
+        };
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    served = await serveGateway(slow as unknown as Bus);
+    const c = await RawClient.open(served.url('/ws/market'));
+    clients.push(c);
+    c.send({ op: 'subscribe', id: 's', symbols: ['A', 'B'] });
+    await c.next((m) => m.type === 'subscribed');
+    let last = 1;
+    let maxHeld = 0;
+    for (let n = 2; n <= 2_000; n++) {
+      pub.publish('market', 'A', 'state', makeQuote('A', n, 20));
+      if (n % 100 === 0) maxHeld = Math.max(maxHeld, served.gateway.stats().maxQueuedBytes);
+      last = n;
+    }
+    // 1,999 held updates of one key cost one frame, not 1,999.
+    expect(maxHeld).toBeGreaterThan(0);
+    expect(maxHeld).toBeLessThan(3 * JSON.stringify(makeQuote('A', 1, 20)).length);
+    release();
+    await c.until((ms) => ms.some((m) => m.key === 'A' && m.type === 'update' && m.seq === last));
+    const a = c.messages.filter((m) => m.key === 'A' && (m.type === 'snapshot' || m.type === 'update'));
+    expect(a[0]).toMatchObject({ type: 'snapshot' });
+    let pos = a[0]!.seq as number;
+    for (const u of a.slice(1)) {
+      expect(u.from ?? u.seq, 'contiguous').toBe(pos + 1);
+      pos = u.seq;
+    }
+    expect(a.length).toBeLessThan(10);
+  });
+});
+
 /** The bus, counting the reads the gateway makes. */
 function countingBus(bus: InMemoryBus): { bus: Bus; reads: () => number } {
   let reads = 0;

@@ -77,7 +77,12 @@ export class WsConnection {
   private readonly excluded = new Set<string>();
   /** Last position delivered per key (snapshot, recovery or update). */
   private readonly streams = new Map<string, StreamPos>();
-  private held: BusMessage[] | null = null;
+  /**
+   * Live messages held while a subscribe runs, in order per key. A state key keeps one entry (its
+   * first held seq and its newest message, replayed as one update covering both), like the outbox.
+   */
+  private held: Map<string, { msg: BusMessage; from: number }> | null = null;
+  private heldN = 0;
   /** Frame bytes of `held`: counted with the outbox against queueBytesCap (held messages stay in memory too). */
   private heldBytes = 0;
   /** Subscribed keys whose snapshot/resume read failed: their next live message restarts them. */
@@ -184,28 +189,47 @@ export class WsConnection {
   /** A live bus message for a key this connection is subscribed to. */
   deliver(msg: BusMessage): void {
     if (this.closed) return;
-    if (this.held) {
-      this.held.push(msg);
-      this.heldBytes += updateFrame(msg).length; // cached per message: shared with every other receiver
-      if (this.held.length > MAX_HELD || this.heldBytes + this.outbox.queuedBytes > this.host.opts.queueBytesCap) this.host.slowConsumer(this);
-      return;
-    }
+    if (this.held) return this.hold(msg);
     this.forward(msg);
   }
 
-  private forward(msg: BusMessage): void {
+  private hold(msg: BusMessage): void {
+    const held = this.held!;
+    // Frame Buffers are cached per message and shared with every other receiver: measuring is cheap.
+    const bytes = (m: BusMessage) => updateFrame(m).length;
+    const id = msg.kind === 'state' ? `s\u0000${msg.key}` : `#${++this.heldN}`;
+    const prev = msg.kind === 'state' ? held.get(id) : undefined;
+    if (prev && prev.msg.epoch === msg.epoch) {
+      this.heldBytes += bytes(msg) - bytes(prev.msg);
+      prev.msg = msg;
+    } else {
+      if (prev) {
+        // Another epoch: the old entry keeps its place before the new one.
+        held.delete(id);
+        held.set(`#${++this.heldN}`, prev);
+      }
+      held.set(id, { msg, from: msg.seq });
+      this.heldBytes += bytes(msg);
+    }
+    if (held.size > MAX_HELD || this.heldBytes + this.outbox.queuedBytes > this.host.opts.queueBytesCap) this.host.slowConsumer(this);
+  }
+
+  /** Delivers a live message; `from` < msg.seq when it stands for a contiguous run from..seq (held state). */
+  private forward(msg: BusMessage, from = msg.seq): void {
     if (this.unprimed.delete(msg.key)) return this.restartFrom(msg, 'unknown_position');
     const pos = this.streams.get(msg.key);
+    let first = from;
     if (pos && pos.epoch === msg.epoch) {
       if (msg.seq <= pos.seq) return; // covered by a snapshot or recovery already sent
+      first = Math.max(from, pos.seq + 1);
       pos.seq = msg.seq;
-    } else if (pos && msg.seq !== 1) {
+    } else if (pos && from !== 1) {
       // The stream's epoch changed under a live subscription and its start was missed: start over.
       return this.restartFrom(msg, 'epoch_changed');
     } else {
       this.streams.set(msg.key, { seq: msg.seq, epoch: msg.epoch });
     }
-    this.outbox.update(msg);
+    this.outbox.update(msg, first);
   }
 
   /** Starts a stream over from a live message: reset, then that message as the snapshot. */
@@ -351,7 +375,7 @@ export class WsConnection {
       return this.error('TOO_MANY_SUBSCRIPTIONS', undefined, [detail], op.id);
     }
 
-    this.held = [];
+    this.held = new Map();
     try {
       for (const k of added) {
         this.explicit.add(k);
@@ -409,7 +433,7 @@ export class WsConnection {
       const held = this.held;
       this.held = null;
       this.heldBytes = 0;
-      if (held && !this.closed) for (const m of held) this.forward(m);
+      if (held && !this.closed) for (const h of held.values()) this.forward(h.msg, h.from);
     }
   }
 

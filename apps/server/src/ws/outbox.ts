@@ -154,10 +154,12 @@ export class Outbox {
     this.enqueue(id, { t: 'state', key: msg.key, msg, snapshot: true, bytes: stateBytes(msg, true, false) });
   }
 
-  update(msg: BusMessage): void {
+  /** A live update; `from` < msg.seq (state only) when it already stands for seqs from..msg.seq. */
+  update(msg: BusMessage, from = msg.seq): void {
     if (this.closed) return;
     if (msg.kind === 'event') return this.frame(updateFrame(msg), 'update', msg.channel, msg.key);
-    if (this.canWrite()) return this.write(updateFrame(msg), 'update', msg.channel);
+    const covers = from < msg.seq ? from : undefined;
+    if (this.canWrite()) return this.write(covers === undefined ? updateFrame(msg) : conflatedUpdateFrame(msg, covers), 'update', msg.channel);
     const id = `s\u0000${msg.key}`;
     const slot = this.q.get(id);
     if (slot && slot.t === 'state' && slot.msg.epoch === msg.epoch) {
@@ -167,7 +169,7 @@ export class Outbox {
       this.opts.onConflate?.(msg);
       return;
     }
-    this.enqueue(id, { t: 'state', key: msg.key, msg, snapshot: false, bytes: stateBytes(msg, false, false) });
+    this.enqueue(id, { t: 'state', key: msg.key, msg, from: covers, snapshot: false, bytes: stateBytes(msg, false, covers !== undefined) });
   }
 
   /** Forget everything queued for a key (unsubscribe, or a fresh snapshot supersedes it). */
