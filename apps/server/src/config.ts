@@ -15,6 +15,9 @@ export type AppEnv = (typeof APP_ENVS)[number];
 export const FEEDS = ['simulator', 'replay', 'ssi', 'alpaca'] as const;
 export type FeedKind = (typeof FEEDS)[number];
 export const ROLES = ['all', 'collector', 'api'] as const;
+/** SIM_START_PHASE: the session phase the simulator's first day is in at start, or `aligned` (docs/feeds.md, "Simulator"). */
+export const SIM_START_PHASES = ['pre_open', 'ato', 'continuous', 'lunch_break', 'atc', 'plo', 'closed', 'aligned'] as const;
+export type SimStartPhaseSetting = (typeof SIM_START_PHASES)[number];
 export type Role = (typeof ROLES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -49,6 +52,10 @@ export interface Config {
     simDayMs: number;
     /** Simulator: mean events per second while the market trades continuously. */
     simIntensity: number;
+    /** Simulator: phase of the first day at start (SIM_START_PHASE); optional so hand-built test configs need not name it (then `aligned`). */
+    simStartPhase?: SimStartPhaseSetting;
+    /** Simulator: wall length of the lunch break, other breaks in proportion (SIM_BREAK_MS); absent = 1% of the day. */
+    simBreakMs?: number;
     ssi: { consumerId: string; consumerSecret: string } | undefined;
     alpaca: { keyId: string; secretKey: string } | undefined;
     /** No market data for this long while a market trades raises the stale-feed alert; 0 turns the watchdog off. */
@@ -338,6 +345,16 @@ function parseStaleAfter(r: Reader): number {
   return ms;
 }
 
+/** SIM_BREAK_MS: at most 30% of SIM_DAY_MS, so the three breaks (5/3 of a lunch break) leave half of the day to trading. */
+function simBreakMs(r: Reader): number | undefined {
+  if (r.raw('SIM_BREAK_MS') === undefined) return undefined;
+  // SIM_DAY_MS itself is validated (and reported) where it is read.
+  const dayMs = Number(r.raw('SIM_DAY_MS') ?? 600_000);
+  const ms = r.int('SIM_BREAK_MS', 0, 0, 86_400_000);
+  if (Number.isFinite(dayMs) && ms > dayMs * 0.3) r.problem('SIM_BREAK_MS', `must be at most 30% of SIM_DAY_MS (${Math.floor(dayMs * 0.3)} ms for SIM_DAY_MS=${dayMs}) so breaks leave half of the day to trading (got ${ms})`);
+  return ms;
+}
+
 function parseScale(r: Reader, role: Role): ScaleSettings {
   if (role !== 'all') {
     // Both scaled-out roles share state through Redis and PostgreSQL; neither works embedded.
@@ -496,6 +513,9 @@ export function loadConfig(env: Env = process.env): Config {
       simSeed: r.int('SIM_SEED', 42, 0, 2 ** 32 - 1),
       simDayMs: r.int('SIM_DAY_MS', 600_000, 10_000, 86_400_000),
       simIntensity: r.int('SIM_INTENSITY', 200, 1, 100_000),
+      // Collectors keep the epoch-aligned day: a standby taking over must regenerate the day the leader published.
+      simStartPhase: r.oneOf('SIM_START_PHASE', SIM_START_PHASES, role === 'collector' ? 'aligned' : 'continuous'),
+      simBreakMs: simBreakMs(r),
       ssi,
       alpaca,
       staleAfterMs: parseStaleAfter(r),

@@ -21,7 +21,8 @@ const md5 = (keys: string[]) => createHash('md5').update(keys.join(',')).digest(
 
 /** Trades the engine accepts from the simulator (seed, dayMs, intensity) from the loop starting at `startTs` up to `untilTs` (inclusive). */
 export function producedTrades(opts: { seed: number; dayMs: number; intensity: number; startTs: number; untilTs: number }): Ledger {
-  const sim = new Simulator({ seed: opts.seed, dayMs: opts.dayMs, intensity: opts.intensity, startTs: opts.startTs });
+  // The server's simulator stamps events on the exchange clock (docs/feeds.md, "Simulator"): untilTs is such a stamp.
+  const sim = new Simulator({ seed: opts.seed, dayMs: opts.dayMs, intensity: opts.intensity, startTs: opts.startTs, clock: 'exchange' });
   const engine = new MarketEngine();
   const keys: string[] = [];
   let lastTs = -Infinity;

@@ -25,7 +25,15 @@ export interface FeedLogger {
 export function createFeed(cfg: Config['feed'], clock: Clock, log?: FeedLogger, env: NodeJS.ProcessEnv = process.env): Feed {
   switch (cfg.kind) {
     case 'simulator':
-      return new SimulatorFeed({ seed: cfg.simSeed, dayMs: cfg.simDayMs, intensity: cfg.simIntensity, clock });
+      // Exchange-clock stamps; the first day in SIM_START_PHASE (docs/feeds.md, "Simulator").
+      return new SimulatorFeed({
+        seed: cfg.simSeed,
+        dayMs: cfg.simDayMs,
+        intensity: cfg.simIntensity,
+        breakMs: cfg.simBreakMs,
+        startPhase: cfg.simStartPhase ?? 'aligned',
+        clock,
+      });
     case 'replay':
       return new ReplayFeed({ path: cfg.file!, speed: cfg.speed, clock, name: 'replay' });
     case 'ssi':

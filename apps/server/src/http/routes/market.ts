@@ -35,6 +35,8 @@ import {
   type SessionPhase,
 } from '@stock-tracker/protocol';
 import { computeSeries } from '@stock-tracker/engine';
+import { nextPhaseChange } from '@stock-tracker/feeds';
+import { rulesFor } from '@stock-tracker/rules';
 import type { AppDeps } from '../deps.ts';
 import { normalizeSymbol, parseRange, resolveSymbol, timeZoneOf } from '../params.ts';
 import { mergedBars } from '../bars.ts';
@@ -229,6 +231,8 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
   );
 
   app.get('/market/status', { schema: { tags: ['market'], summary: 'Session phase per exchange and feed status', response: { 200: MarketStatusResponse, ...errorResponses } } }, async () => {
+    // Market time (the feed's clock: exchange time for the simulator), so `next` is on the same clock as the data.
+    const now = await market.now();
     const byExchange = new Map<string, QuoteState[]>();
     for (const q of await market.quotes()) {
       const list = byExchange.get(q.exchange) ?? [];
@@ -243,9 +247,10 @@ export function marketRoutes(app: FastifyInstance, deps: AppDeps): void {
         const counts = new Map<SessionPhase, number>();
         for (const q of trading.length > 0 ? trading : qs) counts.set(q.phase, (counts.get(q.phase) ?? 0) + 1);
         const phase = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
-        return { exchange, phase, halted: trading.length === 0 };
+        const next = now > 0 ? nextPhaseChange(rulesFor(exchange, qs[0]!.market), phase, now) : null;
+        return { exchange, phase, halted: trading.length === 0, next };
       });
     const f = await deps.feedStatus();
-    return { ts: await market.now(), exchanges, feed: { name: f.name, connected: f.connected, lastEventTs: f.lastEventTs } };
+    return { ts: now, exchanges, feed: { name: f.name, connected: f.connected, lastEventTs: f.lastEventTs } };
   });
 }
