@@ -94,6 +94,11 @@ export interface FakeTradingOptions {
   binaryFrames?: boolean;
   /** Positions held at start. */
   positions?: Record<string, { qty: number; avgEntryPrice: number }>;
+  /**
+   * Replaces wait for completeReplace(oldId): meanwhile the old order is `pending_replace` and can still fill
+   * (the race Alpaca documents for PATCH). Default false: replaced at once.
+   */
+  manualReplace?: boolean;
   /** The account's request quota (documented: 200 per minute), announced in X-RateLimit-* headers; 429 beyond. Default 200 per 60 s. */
   rateLimit?: { limit: number; windowMs: number };
 }
@@ -123,6 +128,7 @@ export class FakeAlpacaTradingServer {
   private readonly wss = new WebSocketServer({ noServer: true });
   private refuseUpgrades = 0;
   private window = { start: 0, used: 0 };
+  private readonly pendingReplaces = new Map<string, string>();
   private port = 0;
   private seq = 0;
 
@@ -562,13 +568,41 @@ export class FakeAlpacaTradingServer {
     if (qty === Number(old.qty) && limit === (old.limit_price === null ? null : Number(old.limit_price)) && stop === (old.stop_price === null ? null : Number(old.stop_price)) && tif === old.time_in_force) {
       return answer(403, { code: 40310000, message: 'order parameters are not changed' });
     }
-    const now = iso(this.tick());
     const next = this.newOrder({ symbol: old.symbol, side: old.side, type: old.type, tif, cid, qty, notional: null, limit, stop, extended: old.extended_hours, replaces: old.id });
+    if (this.o.manualReplace) {
+      next.status = 'pending_new';
+      old.status = 'pending_replace';
+      this.pendingReplaces.set(old.id, next.id);
+      answer(200, { ...next, status: 'accepted' });
+      this.broadcast({ event: 'pending_replace', order: { ...old }, timestamp: iso(this.tick()) });
+      return;
+    }
+    answer(200, { ...next, status: 'accepted' });
+    this.switchReplace(old, next);
+  }
+
+  /** manualReplace: Alpaca switches to the replacement now; when the old order filled completely meanwhile, the replacement is rejected. */
+  completeReplace(oldId: string): void {
+    const old = this.orders.get(oldId);
+    const next = this.orders.get(this.pendingReplaces.get(oldId) ?? '');
+    if (!old || !next) throw new Error(`fake: no replace pending for ${oldId}`);
+    this.pendingReplaces.delete(oldId);
+    if (old.status === 'filled') {
+      next.status = 'rejected';
+      next.failed_at = iso(this.tick());
+      this.broadcast({ event: 'rejected', order: { ...next }, timestamp: next.failed_at });
+      return;
+    }
+    this.switchReplace(old, next);
+  }
+
+  private switchReplace(old: FakeOrder, next: FakeOrder): void {
+    const now = iso(this.tick());
+    next.status = 'new';
     old.status = 'replaced';
     old.replaced_at = now;
     old.replaced_by = next.id;
     old.updated_at = now;
-    answer(200, { ...next, status: 'accepted' });
     this.broadcast({ event: 'replaced', order: { ...old }, timestamp: now });
     this.broadcast({ event: 'new', order: { ...next }, timestamp: next.updated_at });
   }

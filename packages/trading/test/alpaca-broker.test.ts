@@ -189,6 +189,53 @@ describe('AlpacaBroker: orders', () => {
   });
 });
 
+describe('AlpacaBroker: replace race', () => {
+  it('shares the old order fills while being replaced are taken off the replacement: the order never exceeds its quantity', async () => {
+    const h = await harness({ manualReplace: true });
+    const o = order({ qty: 100, limitPrice: 190 });
+    await h.broker.submit(o);
+    const first = alpacaOrder(h, o);
+    h.fake.fill(first.id, 30, 190);
+    await h.fake.waitFor(() => h.fills().length === 1, 'first fill');
+    await h.broker.replace(o.id, { limitPrice: 190.2 });
+    expect(h.fake.callsTo('PATCH', '/v2/orders/*')[0]!.body).toMatchObject({ qty: '70' });
+    // The race: 20 more fill on the old order before Alpaca switches.
+    h.fake.fill(first.id, 20, 190);
+    h.fake.completeReplace(first.id);
+    await h.fake.waitFor(() => h.broker.stats().raceCorrections === 1, 'replacement shrunk');
+    // The correction is a replace too (of the replacement), switched by Alpaca in turn.
+    const second = [...h.fake.orders.values()].find((x) => x.replaces === first.id)!;
+    expect(h.fake.callsTo('PATCH', '/v2/orders/*').map((c) => [c.path.split('/').pop(), c.body?.['qty']])).toEqual([
+      [first.id, '70'],
+      [second.id, '50'],
+    ]);
+    h.fake.completeReplace(second.id);
+    const legs = [...h.fake.orders.values()].filter((x) => x.client_order_id.startsWith(o.clientOrderId));
+    const live = legs.filter((x) => !['replaced', 'canceled', 'filled', 'rejected'].includes(x.status));
+    expect(live).toHaveLength(1);
+    // 30 + 20 filled on the first order: 50 left of 100, not the 70 first sent.
+    expect(Number(live[0]!.qty)).toBe(50);
+    h.fake.fill(live[0]!.id, 50, 190.2);
+    await h.fake.waitFor(() => h.events(o.id).some((e) => e.status === 'filled'), 'filled');
+    expect(h.fills().map((f) => f.qty)).toEqual([30, 20, 50]);
+    expect(h.fills().reduce((n, f) => n + f.qty, 0)).toBe(100);
+  });
+
+  it('when the old order fills completely meanwhile, Alpaca rejects the replacement and the order ends filled', async () => {
+    const h = await harness({ manualReplace: true });
+    const o = order({ qty: 10, limitPrice: 190 });
+    await h.broker.submit(o);
+    const first = alpacaOrder(h, o);
+    await h.broker.replace(o.id, { limitPrice: 190.5 });
+    h.fake.fill(first.id, 10, 190);
+    h.fake.completeReplace(first.id);
+    await h.fake.waitFor(() => h.fake.updates.at(-1)!.data['event'] === 'rejected' && h.events(o.id).some((e) => e.status === 'filled'), 'filled, replacement rejected');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.events(o.id).at(-1)!.status).toBe('filled');
+    expect(h.fills().map((f) => f.qty)).toEqual([10]);
+  });
+});
+
 describe('AlpacaBroker: documented errors map to catalogue codes', () => {
   it('403 insufficient buying power → INSUFFICIENT_BUYING_POWER, with the broker message kept', async () => {
     const h = await harness({ cash: 1_000 });

@@ -36,7 +36,7 @@ import { AlpacaApiError } from './errors.ts';
 import { FillLedger } from './fills.ts';
 import { ALPACA_LIVE_HOST, ALPACA_PAPER_URL, AlpacaRest, type AlpacaRestOptions } from './rest.ts';
 import { AlpacaTradeStream, alpacaStreamUrlFor, type TradeStreamStatus } from './stream.ts';
-import { type AlpacaFillActivity, type AlpacaOrder, type AlpacaTradeUpdate } from './wire.ts';
+import { isFinalStatus, type AlpacaFillActivity, type AlpacaOrder, type AlpacaReplaceRequest, type AlpacaTradeUpdate } from './wire.ts';
 
 export interface AlpacaBrokerOptions {
   keyId: string;
@@ -68,6 +68,8 @@ export interface AlpacaBrokerStats {
   reconciliations: number;
   /** Updates about orders this broker did not place (placed elsewhere on the account): ignored. */
   foreignUpdates: number;
+  /** Replacements shrunk (or cancelled) because the old order filled more while being replaced. */
+  raceCorrections: number;
   stream: TradeStreamStatus;
 }
 
@@ -100,6 +102,8 @@ interface Tracked {
   /** Total filled qty delivered over every leg. */
   filledQty: number;
   filledValue: number;
+  /** A replace in flight: the old Alpaca order and what had been delivered on it when the remainder was computed. */
+  replacing: { oldId: string; deliveredOnOld: number } | null;
 }
 
 
@@ -118,7 +122,7 @@ export class AlpacaBroker implements Broker {
   private readonly executionOrder: string[] = [];
   /** Newest fill time known (epoch ms): where reconciliation starts reading. */
   private lastFillTs: number;
-  private readonly counters = { fills: 0, duplicateFills: 0, reconciledFills: 0, reconciliations: 0, foreignUpdates: 0 };
+  private readonly counters = { fills: 0, duplicateFills: 0, reconciledFills: 0, reconciliations: 0, foreignUpdates: 0, raceCorrections: 0 };
 
   constructor(o: AlpacaBrokerOptions) {
     const baseUrl = o.baseUrl ?? ALPACA_PAPER_URL;
@@ -163,7 +167,7 @@ export class AlpacaBroker implements Broker {
   async submit(order: Order): Promise<Order> {
     if (this.byOrderId.has(order.id)) throw new AppError('CONFLICT', `order ${order.id} was submitted already`);
     const cid = alpacaClientOrderId(order.clientOrderId);
-    const t: Tracked = { order: { ...order }, cids: [cid], legs: [], replaces: 0, filledQty: 0, filledValue: 0 };
+    const t: Tracked = { order: { ...order }, cids: [cid], legs: [], replaces: 0, filledQty: 0, filledValue: 0, replacing: null };
     // Tracked before the request: the stream may report the order before the POST answers.
     this.byOrderId.set(order.id, t);
     this.byCid.set(cid, t);
@@ -215,25 +219,17 @@ export class AlpacaBroker implements Broker {
     const total = changes.qty ?? t.order.qty;
     const remaining = total - t.filledQty;
     if (t.order.notional === null && remaining <= 0) throw new AppError('ORDER_INVALID', `order ${orderId}: the new quantity ${total} is not above the ${t.filledQty} already filled`);
-    const n = t.replaces + 1;
-    const cid = alpacaClientOrderId(`${t.order.clientOrderId}.r${n}`);
-    this.byCid.set(cid, t);
     let placed: AlpacaOrder;
     try {
-      placed = await this.rest.replaceOrder(leg.alpacaId, {
-        client_order_id: cid,
+      placed = await this.replaceLeg(t, leg, {
         ...(changes.qty !== undefined || t.filledQty > 0 ? { qty: remaining } : {}),
         ...(changes.limitPrice !== undefined ? { limit_price: changes.limitPrice } : {}),
         ...(changes.stopPrice !== undefined ? { stop_price: changes.stopPrice } : {}),
         ...(changes.tif !== undefined ? { time_in_force: changes.tif } : {}),
       });
     } catch (err) {
-      this.byCid.delete(cid);
       throw notOpen(err, orderId);
     }
-    t.replaces = n;
-    t.cids.push(cid);
-    this.attach(t, placed);
     t.order = {
       ...t.order,
       qty: changes.qty ?? t.order.qty,
@@ -243,6 +239,46 @@ export class AlpacaBroker implements Broker {
     };
     this.applyOrderState(t, placed, placed.updatedAt ?? placed.createdAt, 'replaced at Alpaca');
     return { ...t.order };
+  }
+
+  /** PATCHes one Alpaca order of the chain (the replacement gets `<clientOrderId>.r<n>`) and tracks the new one. */
+  private async replaceLeg(t: Tracked, leg: Leg, body: Omit<AlpacaReplaceRequest, 'client_order_id'>): Promise<AlpacaOrder> {
+    const n = t.replaces + 1;
+    const cid = alpacaClientOrderId(`${t.order.clientOrderId}.r${n}`);
+    this.byCid.set(cid, t);
+    t.replacing = { oldId: leg.alpacaId, deliveredOnOld: leg.ledger.deliveredQty };
+    let placed: AlpacaOrder;
+    try {
+      placed = await this.rest.replaceOrder(leg.alpacaId, { ...body, client_order_id: cid });
+    } catch (err) {
+      this.byCid.delete(cid);
+      t.replacing = null;
+      throw err;
+    }
+    t.replaces = n;
+    t.cids.push(cid);
+    this.attach(t, placed);
+    return placed;
+  }
+
+  /**
+   * The old order filled more between the PATCH and Alpaca's switch than the
+   * remainder sent assumed: take those shares off the replacement (or cancel
+   * it when nothing would be left), so the order never exceeds its quantity.
+   */
+  private async shrinkAfterRace(t: Tracked, extra: number): Promise<void> {
+    const leg = t.legs[t.legs.length - 1];
+    if (!leg) return;
+    try {
+      const cur = await this.rest.getOrder(leg.alpacaId);
+      if (isFinalStatus(cur.status) || cur.qty === null) return;
+      const qty = cur.qty - extra;
+      if (qty <= cur.filledQty + 1e-9) await this.rest.cancelOrder(cur.id);
+      else await this.replaceLeg(t, leg, { qty });
+      this.counters.raceCorrections += 1;
+    } catch (err) {
+      this.o.log?.warn({ orderId: t.order.id, extra }, `alpaca: could not take ${extra} shares off the replacement of ${t.order.id}: ${(err as Error).message}`);
+    }
   }
 
   /** The Alpaca account in the core's shape (positions included). Risk state is the core's, so it is neutral here. */
@@ -316,7 +352,7 @@ export class AlpacaBroker implements Broker {
     for (const order of orders) {
       if (isFinalCore(order.status) || this.byOrderId.has(order.id)) continue;
       const cid = alpacaClientOrderId(order.clientOrderId);
-      const t: Tracked = { order: { ...order }, cids: [cid], legs: [], replaces: 0, filledQty: 0, filledValue: 0 };
+      const t: Tracked = { order: { ...order }, cids: [cid], legs: [], replaces: 0, filledQty: 0, filledValue: 0, replacing: null };
       let current: AlpacaOrder | null = await this.rest.getOrderByClientId(cid).catch((err: unknown) => {
         if (err instanceof AppError && err.code === 'NOT_FOUND') return null;
         throw err;
@@ -391,6 +427,12 @@ export class AlpacaBroker implements Broker {
       // Follow replacements made while away (a bounded chain).
       for (let i = 0; i < 10 && current.status === 'replaced' && current.replacedBy; i++) {
         this.catchUpFills(t, current, 'reconciliation');
+        if (t.replacing?.oldId === current.id) {
+          // The `replaced` message was missed: the same race check as on the stream.
+          const extra = current.filledQty - t.replacing.deliveredOnOld;
+          t.replacing = null;
+          if (extra > 1e-9) void this.shrinkAfterRace(t, extra);
+        }
         current = await this.rest.getOrder(current.replacedBy);
         this.attach(t, current);
       }
@@ -440,6 +482,12 @@ export class AlpacaBroker implements Broker {
     if (u.event === 'replaced') {
       // The old order's last word: its final filled quantity (anything filled on it not seen yet comes out here).
       this.catchUpFills(t, u.order, 'stream');
+      const r = t.replacing;
+      if (r && r.oldId === u.order.id) {
+        t.replacing = null;
+        const extra = u.order.filledQty - r.deliveredOnOld;
+        if (extra > 1e-9) void this.shrinkAfterRace(t, extra);
+      }
       return; // the replacing order's own events follow
     }
     if (u.event === 'order_replace_rejected' || u.event === 'order_cancel_rejected') {
