@@ -16,7 +16,7 @@ import { SessionRevocations } from '../src/ws/index.ts';
 import { FaultyDb } from '../../../test/helpers/faulty-db.ts';
 import { testRedisUrl, uniquePrefix } from '../../../test/helpers/redis.ts';
 import { PASSWORD, TEST_JWT, type Session } from './auth-fixture.ts';
-import { Client, startWsEnv, type WsEnv } from './auth-ws-helpers.ts';
+import { Client, refusal, startWsEnv, type WsEnv } from './auth-ws-helpers.ts';
 import { serveGateway, waitFor, type ServedGateway } from './ws-test-helpers.ts';
 
 const sessionOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string;
@@ -74,6 +74,23 @@ describe('WS auth op while the session store is down', () => {
     expect((await c.closed).code).toBe(WS_CLOSE.UNAUTHORIZED);
     expect(c.messages.find((m) => m.id === 'a3')).toMatchObject({ type: 'error', code: 'INVALID_TOKEN' });
     faulty.down = false;
+  });
+
+  it('a token on the upgrade that cannot be checked is refused with 503 + Retry-After, not served anonymously', async () => {
+    const bob = await e.f.signUp('bob');
+    faulty.down = true;
+    try {
+      const r = await refusal(flaky.url('/ws/alerts'), ['stock-tracker', `bearer.${bob.token}`], { 'x-request-id': 'ws-auth-down-1' });
+      expect(r.status).toBe(503);
+      expect(r.body).toMatchObject({ code: 'SERVICE_UNAVAILABLE', request_id: 'ws-auth-down-1' });
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+    } finally {
+      faulty.down = false;
+    }
+    const ok = await Client.open(flaky.url('/ws/alerts'), ['stock-tracker', `bearer.${bob.token}`]);
+    ok.send({ op: 'subscribe', id: 's' });
+    await ok.next((m) => m.type === 'subscribed');
+    ok.ws.close();
   });
 });
 

@@ -273,7 +273,11 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
           release();
           return refuse(socket, err.status, err.code, requestId, 'auth', err.message, err.headers);
         }
-        log.warn({ err, requestId }, 'ws authenticate hook failed; treating as anonymous');
+        // The credential could not be checked (session store down): not the client's fault, and
+        // serving it anonymously would silently drop its alerts. It retries with backoff.
+        log.warn({ err, requestId }, 'ws authenticate hook failed; refusing the upgrade with 503');
+        release();
+        return refuse(socket, 503, 'SERVICE_UNAVAILABLE', requestId, 'auth_unavailable', 'The credential cannot be verified right now; retry shortly.', { 'Retry-After': '5' });
       }
       if (socket.destroyed) return release();
       if (closing) {
