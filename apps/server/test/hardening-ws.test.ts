@@ -111,10 +111,13 @@ describe('hostile WebSocket readers', () => {
     const pongs = setInterval(() => c.ws.pong(), 50);
     try {
       let n = 1;
-      const deadline = Date.now() + 10_000;
+      // Until the kernel's socket buffers are full nothing stalls: publish fast enough to fill them soon.
+      const deadline = Date.now() + 30_000;
       while (srv.gateway.stats().slowConsumerCloses === 0 && Date.now() < deadline) {
-        n++;
-        for (const k of keys) pub.publish('market', k, 'state', makeQuote(k, n, 20));
+        for (let i = 0; i < 5; i++) {
+          n++;
+          for (const k of keys) pub.publish('market', k, 'state', makeQuote(k, n, 20));
+        }
         await sleep(5);
       }
     } finally {
@@ -123,7 +126,7 @@ describe('hostile WebSocket readers', () => {
     expect(srv.gateway.stats().slowConsumerCloses, 'the stalled reader is closed').toBe(1);
     resumeReading(c);
     expect((await c.closed).code).toBe(4008);
-  }, 20_000);
+  }, 45_000);
 
   it('the heartbeat: a reader that sends unsolicited pongs but never reads is dropped', async () => {
     // No stall bound here: only the heartbeat. Its ping carries a nonce and waits behind the queue,
