@@ -158,7 +158,7 @@ describe('stock-tracker user', () => {
     expect(made, made.err).toMatchObject({ code: 0 });
     expect(made.out).toMatch(/^created user admin \(/);
     expect(await cli(['create', '--username', 'admin'], 'another password!\n')).toMatchObject({ code: 1, err: expect.stringContaining('taken') });
-    expect(await cli(['create', '--username', 'bob'], 'short\n')).toMatchObject({ code: 1, err: expect.stringContaining('at least 8') });
+    expect(await cli(['create', '--username', 'bob'], 'short\n')).toMatchObject({ code: 1, err: expect.stringContaining('at least 12') });
     expect(await cli(['create'], 'x\n')).toMatchObject({ code: 2 });
     expect(await cli(['delete', '--username', 'x'])).toMatchObject({ code: 2 });
     const list = await cli(['list']);

@@ -30,7 +30,7 @@ async function fakeChangePassword(body: AuthPasswordChange): Promise<void> {
   if (body.currentPassword !== CURRENT) {
     throw new ApiError(401, 'INVALID_CREDENTIALS', 'The current password is wrong.', 'req-1', [{ path: 'body.currentPassword', issue: 'does not match' }]);
   }
-  if (body.newPassword === 'changeme') {
+  if (body.newPassword === 'changeme1234') {
     throw new ApiError(400, 'VALIDATION_FAILED', 'The new password does not meet the policy.', 'req-2', [{ path: 'body.newPassword', issue: 'is a commonly used password' }]);
   }
 }
@@ -101,10 +101,10 @@ describe('account page', () => {
     type('Current password', CURRENT);
     expect(errorOf('Current password')).toBeNull();
     type('New password', 'short');
-    expect(errorOf('New password')).toBe('New password must be at least 8 characters.');
+    expect(errorOf('New password')).toBe('New password must be at least 12 characters.');
     type('New password', 'Alice-Trader');
     expect(errorOf('New password')).toBe('New password must not be your user name.');
-    type('New password', 'abababab');
+    type('New password', 'abababababab');
     expect(errorOf('New password')).toMatch(/too simple/);
     type('New password', CURRENT);
     expect(errorOf('New password')).toBe('New password must differ from the current password.');
@@ -175,7 +175,7 @@ describe('account page', () => {
 
   it("a policy refusal only the server knows (common password) lands on the new-password field", async () => {
     await setup();
-    fill(CURRENT, 'changeme');
+    fill(CURRENT, 'changeme1234');
     submit();
     expect((await screen.findByRole('alert')).textContent).toBe('The new password does not meet the policy.');
     expect(errorOf('New password')).toBe('New password is a commonly used password.');
@@ -227,7 +227,7 @@ describe('validatePasswordChange', () => {
         const confirm = same ? next : `${next}x`;
         const ok = Object.keys(validatePasswordChange({ current, next, confirm }, username)).length === 0;
         const policy =
-          current !== '' && next.length >= 8 && next.length <= 256 && next.toLowerCase() !== username.toLowerCase() && new Set(next).size >= 4 && next !== current && confirm === next;
+          current !== '' && next.length >= 12 && next.length <= 256 && next.toLowerCase() !== username.toLowerCase() && new Set(next).size >= 4 && next !== current && confirm === next;
         expect(ok).toBe(policy);
       }),
     );

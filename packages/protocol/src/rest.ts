@@ -184,7 +184,7 @@ export type WatchlistsResponse = Static<typeof WatchlistsResponse>;
 // --- accounts (AUTH_MODE=accounts; see docs/security.md)
 /** Lower-cased by the server before use: user names are case-insensitive. */
 export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9._\\-]+$' });
-export const NewPassword = Type.String({ minLength: 8, maxLength: 256, description: 'at least 8 characters, not the user name' });
+export const NewPassword = Type.String({ minLength: 12, maxLength: 256, description: 'at least 12 characters, not the user name, not a breached or common password' });
 export const AuthRegister = Type.Object({ username: Username, password: NewPassword }, { additionalProperties: false });
 export type AuthRegister = Static<typeof AuthRegister>;
 export const AuthLogin = Type.Object(

@@ -6,8 +6,12 @@
  */
 import { useId, useState, type FormEvent } from 'react';
 import { ApiError } from '@stock-tracker/client';
+import { NewPassword } from '@stock-tracker/protocol';
 import type { AuthSession } from '../auth/session.ts';
 import { useValue } from '../store/value-store.ts';
+
+/** The server's policy minimum (the protocol's NewPassword schema); the breached-password check stays on the server. */
+const MIN_NEW_PASSWORD = NewPassword.minLength ?? 12;
 
 type Mode = 'login' | 'register';
 
@@ -88,13 +92,13 @@ export function LoginPage({ session }: { session: AuthSession }) {
               type="password"
               autoComplete={register ? 'new-password' : 'current-password'}
               required
-              minLength={register ? 8 : 1}
+              minLength={register ? MIN_NEW_PASSWORD : 1}
               maxLength={256}
               value={password}
               onChange={(e) => setPassword(e.target.value)}
               aria-invalid={error?.field === 'password' || undefined}
             />
-            {register && <span className="hint">At least 8 characters, not your user name.</span>}
+            {register && <span className="hint">At least {MIN_NEW_PASSWORD} characters, not your user name, not a common or breached password.</span>}
           </div>
           {error && (
             <p className="error" role="alert">
