@@ -143,6 +143,16 @@ describe('SimulatorFeed', () => {
     await first.stop();
   });
 
+  it('lays the first day out again at start: a slow server start does not eat into the start phase', async () => {
+    const clock = new ManualClock(START + 5 * 3_600_000);
+    const feed = new SimulatorFeed({ ...opts, clock, startPhase: 'lunch_break' });
+    clock.advance(45_000); // longer than the lunch break and the afternoon session together
+    const got: MarketEvent[] = [];
+    await feed.start((ev) => got.push(ev));
+    expect(hoseStatuses(got).at(-1)!.phase).toBe('lunch_break');
+    await feed.stop();
+  });
+
   it('refuses a start phase no simulated exchange has', () => {
     expect(() => new SimulatorFeed({ ...opts, symbols: ['BSR'], clock: new ManualClock(START), startPhase: 'ato' })).toThrow(/no simulated exchange has a 'ato' phase/);
   });

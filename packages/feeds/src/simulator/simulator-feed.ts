@@ -24,7 +24,8 @@ export interface SimulatorFeedOptions extends Omit<Partial<SimulatorOptions>, 'c
 
 export class SimulatorFeed implements Feed {
   readonly name: string;
-  readonly simulator: Simulator;
+  private sim: Simulator;
+  private readonly opts: SimulatorFeedOptions;
   private readonly clock: Clock;
   private readonly tickMs: number;
   private timer: unknown = null;
@@ -45,27 +46,39 @@ export class SimulatorFeed implements Feed {
    * now (of HOSE, or the first simulated exchange); otherwise the first day
    * starts so that it enters the phase now (its earlier phases are caught up
    * at once). So a fresh start is live at any hour, and a restart or a test
-   * that picked `dayMs` for a continuous session keeps the aligned day.
+   * that picked `dayMs` for a continuous session keeps the aligned day. The
+   * day is laid out again when the feed starts, so a slow server start does
+   * not eat into the start phase.
    */
   constructor(opts: SimulatorFeedOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.tickMs = opts.tickMs ?? 100;
     this.name = opts.name ?? 'simulator';
+    this.opts = opts;
+    this.sim = this.build(this.clock.now());
+  }
+
+  /** The simulation the feed runs (replaced once, at start, when the start phase needs a fresh anchor). */
+  get simulator(): Simulator {
+    return this.sim;
+  }
+
+  private build(now: number): Simulator {
+    const opts = this.opts;
     const dayMs = opts.dayMs ?? DEFAULT_DAY_MS;
-    const now = this.clock.now();
     const simOpts: SimulatorOptions = { ...opts, clock: opts.simClock ?? 'exchange', dayMs, startTs: opts.startTs ?? Math.floor(now / dayMs) * dayMs };
-    let sim = new Simulator(simOpts);
+    const sim = new Simulator(simOpts);
     const phase = opts.startPhase ?? 'aligned';
-    if (opts.startTs === undefined && phase !== 'aligned') {
-      const startTs = startFor(sim, phase, now);
-      if (startTs !== sim.startTs) sim = new Simulator({ ...simOpts, startTs });
-    }
-    this.simulator = sim;
+    if (opts.startTs !== undefined || phase === 'aligned') return sim;
+    const startTs = startFor(sim, phase, now);
+    return startTs === sim.startTs ? sim : new Simulator({ ...simOpts, startTs });
   }
 
   async start(sink: (ev: MarketEvent) => void): Promise<void> {
     if (this.sink) throw new Error(`feed ${this.name} already started`);
     this.sink = sink;
+    // Nothing was generated yet: anchor the start phase at the actual start.
+    if (this.events === 0 && this.opts.startTs === undefined && (this.opts.startPhase ?? 'aligned') !== 'aligned') this.sim = this.build(this.clock.now());
     this.pump();
     this.timer = this.clock.setInterval(() => this.pump(), this.tickMs);
   }
@@ -102,7 +115,7 @@ export class SimulatorFeed implements Feed {
     const sink = this.sink;
     if (!sink || this.paused) return;
     // Paced by the wall clock whatever the stamps say.
-    this.simulator.advanceToWall(this.clock.now(), (ev) => {
+    this.sim.advanceToWall(this.clock.now(), (ev) => {
       this.events++;
       this.lastEventTs = ev.ts;
       // A failing consumer must not stall the market: count it and carry on.

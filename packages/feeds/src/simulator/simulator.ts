@@ -210,10 +210,8 @@ export class Simulator {
   /**
    * Generates every event with ts <= target that was not generated yet, in
    * ts order (`target` on the simulator's clock: exchange time with
-   * `clock: 'exchange'`; a phase change is atomic: the auctions matched at
-   * the end of an auction phase come with the new phase's status event).
-   * Chunking does not matter: advancing to a then b gives the same events as
-   * advancing to b.
+   * `clock: 'exchange'`). Chunking does not matter: advancing to a then b
+   * gives the same events as advancing to b.
    */
   advanceTo(target: number): MarketEvent[];
   advanceTo(target: number, sink: (ev: MarketEvent) => void): number;
