@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { MarketEngine } from '@stock-tracker/engine';
-import type { MarketEvent, TradingBacktest } from '@stock-tracker/protocol';
+import type { MarketEvent, SymbolRef, TradingBacktest } from '@stock-tracker/protocol';
 import { encodeEvent } from '@stock-tracker/feeds';
 import { buildApp } from '../src/http/app.ts';
 import { TRADING_DEFAULTS } from '../src/config.ts';
@@ -26,7 +26,7 @@ import { openTestStorage, type TestStorage } from '../../../test/helpers/storage
 import { TEST_SETTINGS } from './http-fixture.ts';
 
 const T0 = Date.parse('2025-03-05T03:00:00Z'); // 10:00 in Ho Chi Minh City
-const REF = { symbol: 'FPT', exchange: 'HOSE', market: 'VN', tradingDate: '2025-03-05', reference: 120_000, ceiling: 128_400, floor: 111_600, lotSize: 100, indices: ['VNINDEX'], sharesOutstanding: 1_000_000_000 } as const;
+const REF: SymbolRef = { symbol: 'FPT', exchange: 'HOSE', market: 'VN', tradingDate: '2025-03-05', reference: 120_000, ceiling: 128_400, floor: 111_600, lotSize: 100, indices: ['VNINDEX'], sharesOutstanding: 1_000_000_000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('/api/trading', () => {

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MarketEngine } from '@stock-tracker/engine';
-import type { EngineOutput, MarketEvent, Order, TradingStreamEvent } from '@stock-tracker/protocol';
+import type { EngineOutput, MarketEvent, Order, SymbolRef, TradingStreamEvent } from '@stock-tracker/protocol';
 import { tradingPortfolioKey, tradingUserKey } from '@stock-tracker/protocol';
 import { TRADING_DEFAULTS } from '../src/config.ts';
 import { createInMemoryBus } from '../src/bus/index.ts';
@@ -35,7 +35,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false> |
 
 // 2025-03-05 10:00 in Ho Chi Minh City (continuous session), one HOSE symbol.
 const T0 = Date.parse('2025-03-05T03:00:00Z');
-const ref = { symbol: 'FPT', exchange: 'HOSE', market: 'VN', tradingDate: '2025-03-05', reference: 120_000, ceiling: 128_400, floor: 111_600, lotSize: 100, indices: ['VNINDEX'], sharesOutstanding: 1_000_000_000 } as const;
+const ref: SymbolRef = { symbol: 'FPT', exchange: 'HOSE', market: 'VN', tradingDate: '2025-03-05', reference: 120_000, ceiling: 128_400, floor: 111_600, lotSize: 100, indices: ['VNINDEX'], sharesOutstanding: 1_000_000_000 };
 let tradeNo = 0;
 const trade = (ts: number, price: number, volume = 10_000): MarketEvent => ({ type: 'trade', ts, symbol: 'FPT', id: `t${++tradeNo}`, price, volume });
 

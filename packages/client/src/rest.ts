@@ -4,7 +4,7 @@
  * in the contract flows through here without editing URLs by hand.
  * Runs in browsers and in Node ≥ 20 (global fetch), or with an injected fetch.
  */
-import { ENDPOINTS, codeForStatus } from '@stock-tracker/protocol';
+import { ENDPOINTS, TRADING_ENDPOINTS, codeForStatus } from '@stock-tracker/protocol';
 import type {
   AlertEventsQuery,
   AlertEventsResponse,
@@ -46,6 +46,32 @@ import type {
   WatchlistCreate,
   WatchlistsResponse,
   WatchlistUpdate,
+  Order,
+  OrderReplace,
+  OrderRequest,
+  RiskLimits,
+  TradingAccount,
+  TradingAccountCreate,
+  TradingAccountsResponse,
+  TradingBacktest,
+  TradingBacktestCreate,
+  TradingBacktestsQuery,
+  TradingBacktestsResponse,
+  TradingBuiltinStrategiesResponse,
+  TradingCommandAccepted,
+  TradingFillsQuery,
+  TradingFillsResponse,
+  TradingOrdersQuery,
+  TradingOrdersResponse,
+  TradingPnlQuery,
+  TradingPnlResponse,
+  TradingPositionsResponse,
+  TradingRiskResponse,
+  TradingStrategiesQuery,
+  TradingStrategiesResponse,
+  TradingStrategy,
+  TradingStrategyCreate,
+  TradingTapesResponse,
 } from '@stock-tracker/protocol';
 
 type Sym = { symbol: string };
@@ -93,6 +119,48 @@ export interface EndpointTypes {
   authMe: { params: void; query: void; body: void; res: Me };
 }
 export type EndpointName = keyof typeof ENDPOINTS;
+
+// --- paper trading (/api/trading, protocol TRADING_ENDPOINTS; docs/trading.md)
+type AccountP = { accountId: string };
+type AccountOrderP = { accountId: string; orderId: string };
+/** Request and response types per endpoint name of `TRADING_ENDPOINTS`. */
+export interface TradingEndpointTypes {
+  tradingAccounts: { params: void; query: void; body: void; res: TradingAccountsResponse };
+  tradingAccountCreate: { params: void; query: void; body: TradingAccountCreate; res: TradingAccount };
+  tradingAccount: { params: AccountP; query: void; body: void; res: TradingAccount };
+  tradingAccountDelete: { params: AccountP; query: void; body: void; res: void };
+  tradingAccountReset: { params: AccountP; query: void; body: void; res: TradingAccount | TradingCommandAccepted };
+  tradingOrders: { params: AccountP; query: TradingOrdersQuery; body: void; res: TradingOrdersResponse };
+  /** 201/200 the order; 202 `{commandId, status: 'pending'}` when the trading core has not answered yet. */
+  tradingOrderSubmit: { params: AccountP; query: void; body: OrderRequest; res: Order | TradingCommandAccepted };
+  tradingOrder: { params: AccountOrderP; query: void; body: void; res: Order };
+  tradingOrderCancel: { params: AccountOrderP; query: void; body: void; res: Order | TradingCommandAccepted };
+  tradingOrderReplace: { params: AccountOrderP; query: void; body: OrderReplace; res: Order | TradingCommandAccepted };
+  tradingFills: { params: AccountP; query: TradingFillsQuery; body: void; res: TradingFillsResponse };
+  tradingPositions: { params: AccountP; query: void; body: void; res: TradingPositionsResponse };
+  tradingPnl: { params: AccountP; query: TradingPnlQuery; body: void; res: TradingPnlResponse };
+  tradingRisk: { params: AccountP; query: void; body: void; res: TradingRiskResponse };
+  tradingRiskUpdate: { params: AccountP; query: void; body: RiskLimits; res: TradingRiskResponse };
+  tradingRiskReset: { params: AccountP; query: void; body: void; res: TradingRiskResponse };
+  tradingStrategies: { params: void; query: TradingStrategiesQuery; body: void; res: TradingStrategiesResponse };
+  tradingStrategiesBuiltin: { params: void; query: void; body: void; res: TradingBuiltinStrategiesResponse };
+  tradingStrategyCreate: { params: void; query: void; body: TradingStrategyCreate; res: TradingStrategy };
+  tradingStrategy: { params: Id; query: void; body: void; res: TradingStrategy };
+  tradingStrategyStart: { params: Id; query: void; body: void; res: TradingStrategy };
+  tradingStrategyStop: { params: Id; query: void; body: void; res: TradingStrategy };
+  tradingStrategyDelete: { params: Id; query: void; body: void; res: void };
+  tradingTapes: { params: void; query: void; body: void; res: TradingTapesResponse };
+  tradingBacktests: { params: void; query: TradingBacktestsQuery; body: void; res: TradingBacktestsResponse };
+  tradingBacktestCreate: { params: void; query: void; body: TradingBacktestCreate; res: TradingBacktest };
+  tradingBacktest: { params: Id; query: void; body: void; res: TradingBacktest };
+}
+export type TradingEndpointName = keyof typeof TRADING_ENDPOINTS;
+type _TradingCovers = [TradingEndpointName] extends [keyof TradingEndpointTypes] ? ([keyof TradingEndpointTypes] extends [TradingEndpointName] ? true : never) : never;
+const _tradingCovers: _TradingCovers = true;
+void _tradingCovers;
+type AnyEndpointName = EndpointName | TradingEndpointName;
+type AnyEndpointTypes = EndpointTypes & TradingEndpointTypes;
+const ALL_ENDPOINTS: Record<AnyEndpointName, string> = { ...ENDPOINTS, ...TRADING_ENDPOINTS };
 // Compile-time check that EndpointTypes covers exactly the contract's endpoints.
 type _Covers = [EndpointName] extends [keyof EndpointTypes] ? ([keyof EndpointTypes] extends [EndpointName] ? true : never) : never;
 const _covers: _Covers = true;
@@ -133,8 +201,8 @@ export class ApiError extends Error {
 type QueryValue = string | number | boolean | undefined | null;
 
 /** Splits `"GET /bars/:symbol"` into method and path template. */
-export function parseEndpoint(name: EndpointName): { method: string; path: string } {
-  const spec = ENDPOINTS[name];
+export function parseEndpoint(name: AnyEndpointName): { method: string; path: string } {
+  const spec = ALL_ENDPOINTS[name];
   const sp = spec.indexOf(' ');
   return { method: spec.slice(0, sp), path: spec.slice(sp + 1) };
 }
@@ -170,11 +238,11 @@ export class RestClient {
   }
 
   /** Calls one endpoint of the contract by name. */
-  async request<K extends EndpointName>(
+  async request<K extends AnyEndpointName>(
     name: K,
-    input: { params?: EndpointTypes[K]['params']; query?: EndpointTypes[K]['query']; body?: EndpointTypes[K]['body'] } = {},
+    input: { params?: AnyEndpointTypes[K]['params']; query?: AnyEndpointTypes[K]['query']; body?: AnyEndpointTypes[K]['body'] } = {},
     call: CallOptions = {},
-  ): Promise<EndpointTypes[K]['res']> {
+  ): Promise<AnyEndpointTypes[K]['res']> {
     const { method, path } = parseEndpoint(name);
     const url = this.baseUrl + buildPath(path, input.params, input.query);
     const headers: Record<string, string> = { accept: 'application/json', ...this.opts.headers };
@@ -194,9 +262,9 @@ export class RestClient {
     const requestId = res.headers.get('x-request-id');
     const text = res.status === 204 ? '' : await res.text();
     if (!res.ok) throw errorFrom(res.status, text, requestId);
-    if (!text) return undefined as EndpointTypes[K]['res'];
+    if (!text) return undefined as AnyEndpointTypes[K]['res'];
     try {
-      return JSON.parse(text) as EndpointTypes[K]['res'];
+      return JSON.parse(text) as AnyEndpointTypes[K]['res'];
     } catch {
       throw new ApiError(res.status, 'MALFORMED_JSON', `${method} ${url}: the response is not JSON`, requestId);
     }
@@ -255,6 +323,35 @@ export class RestClient {
   refresh(call?: CallOptions) { return this.request('authRefresh', {}, call); }
   logout(call?: CallOptions) { return this.request('authLogout', {}, call); }
   changePassword(body: AuthPasswordChange, call?: CallOptions) { return this.request('authPassword', { body }, call); }
+  // --- paper trading
+  tradingAccounts(call?: CallOptions) { return this.request('tradingAccounts', {}, call); }
+  createTradingAccount(body: TradingAccountCreate, call?: CallOptions) { return this.request('tradingAccountCreate', { body }, call); }
+  tradingAccount(accountId: string, call?: CallOptions) { return this.request('tradingAccount', { params: { accountId } }, call); }
+  deleteTradingAccount(accountId: string, call?: CallOptions) { return this.request('tradingAccountDelete', { params: { accountId } }, call); }
+  resetTradingAccount(accountId: string, call?: CallOptions) { return this.request('tradingAccountReset', { params: { accountId } }, call); }
+  /** Idempotent per `clientOrderId`: retrying with the same key returns the first order. */
+  submitOrder(accountId: string, body: OrderRequest, call?: CallOptions) { return this.request('tradingOrderSubmit', { params: { accountId }, body }, call); }
+  orders(accountId: string, query?: TradingOrdersQuery, call?: CallOptions) { return this.request('tradingOrders', { params: { accountId }, query }, call); }
+  order(accountId: string, orderId: string, call?: CallOptions) { return this.request('tradingOrder', { params: { accountId, orderId } }, call); }
+  cancelOrder(accountId: string, orderId: string, call?: CallOptions) { return this.request('tradingOrderCancel', { params: { accountId, orderId } }, call); }
+  replaceOrder(accountId: string, orderId: string, body: OrderReplace, call?: CallOptions) { return this.request('tradingOrderReplace', { params: { accountId, orderId }, body }, call); }
+  fills(accountId: string, query?: TradingFillsQuery, call?: CallOptions) { return this.request('tradingFills', { params: { accountId }, query }, call); }
+  positions(accountId: string, call?: CallOptions) { return this.request('tradingPositions', { params: { accountId } }, call); }
+  pnl(accountId: string, query?: TradingPnlQuery, call?: CallOptions) { return this.request('tradingPnl', { params: { accountId }, query }, call); }
+  risk(accountId: string, call?: CallOptions) { return this.request('tradingRisk', { params: { accountId } }, call); }
+  setRisk(accountId: string, body: RiskLimits, call?: CallOptions) { return this.request('tradingRiskUpdate', { params: { accountId }, body }, call); }
+  resetKillSwitch(accountId: string, call?: CallOptions) { return this.request('tradingRiskReset', { params: { accountId } }, call); }
+  strategies(query?: TradingStrategiesQuery, call?: CallOptions) { return this.request('tradingStrategies', { query }, call); }
+  builtinStrategies(call?: CallOptions) { return this.request('tradingStrategiesBuiltin', {}, call); }
+  createStrategy(body: TradingStrategyCreate, call?: CallOptions) { return this.request('tradingStrategyCreate', { body }, call); }
+  strategy(id: string, call?: CallOptions) { return this.request('tradingStrategy', { params: { id } }, call); }
+  startStrategy(id: string, call?: CallOptions) { return this.request('tradingStrategyStart', { params: { id } }, call); }
+  stopStrategy(id: string, call?: CallOptions) { return this.request('tradingStrategyStop', { params: { id } }, call); }
+  deleteStrategy(id: string, call?: CallOptions) { return this.request('tradingStrategyDelete', { params: { id } }, call); }
+  tapes(call?: CallOptions) { return this.request('tradingTapes', {}, call); }
+  runBacktest(body: TradingBacktestCreate, call?: CallOptions) { return this.request('tradingBacktestCreate', { body }, call); }
+  backtests(query?: TradingBacktestsQuery, call?: CallOptions) { return this.request('tradingBacktests', { query }, call); }
+  backtest(id: string, call?: CallOptions) { return this.request('tradingBacktest', { params: { id } }, call); }
 }
 
 function errorFrom(status: number, text: string, headerRequestId: string | null): ApiError {
