@@ -326,6 +326,12 @@ export class StorageWriter {
   private appendingBytes = 0;
   private spillRetryAt = 0;
   private spillHeadAt: number | null = null;
+  /**
+   * The drain caught up with the spill: new rows stay staged in memory instead of being appended, so the last append
+   * is the last one and the writer can return to memory (otherwise a steady inflow keeps the drain chasing appends).
+   * Cleared when a write fails again: the spill is needed once more.
+   */
+  private windingDown = false;
   private spilledRows = 0;
   private drainedRows = 0;
   private inheritedRows = 0;
@@ -659,7 +665,7 @@ export class StorageWriter {
 
   /** Appends what is staged as one batch (one write + fdatasync); failures keep the rows staged and retry. */
   private flushStage(): void {
-    if (!this.spill || this.appending || this.stage.length === 0 || this.parking) return;
+    if (!this.spill || this.appending || this.stage.length === 0 || this.parking || this.windingDown) return;
     if (this.spillState === 'failed' && this.clock.now() < this.spillRetryAt) return;
     const batch = this.stage;
     this.stage = [];
@@ -819,6 +825,7 @@ export class StorageWriter {
       return true;
     }
     if (this.appending) {
+      this.windingDown = true;
       await this.appending;
       return true;
     }
@@ -832,6 +839,7 @@ export class StorageWriter {
     this.doneSeq = Math.max(this.doneSeq, this.acceptedSeq - staged.length);
     for (const s of staged) this.queue.push(s.item);
     this.spilling = false;
+    this.windingDown = false;
     if (this.spillState === 'full') this.spillState = 'ok';
     this.log.info({ drained: this.drainedRows, spilled: this.spilledRows }, 'storage spill drained; new rows go to memory again');
     this.notify();
@@ -883,6 +891,10 @@ export class StorageWriter {
           return true;
         }
         this.metrics.failures.inc({ kind: 'transient' });
+        if (this.windingDown) {
+          this.windingDown = false;
+          this.flushStage();
+        }
         if (!this.failing) this.log.warn({ err: message, buffered: this.size() }, 'storage write failed; retrying with backoff');
         this.failing = true;
         this.retryCount++;
