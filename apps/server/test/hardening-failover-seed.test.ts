@@ -34,8 +34,12 @@ describe('seedTrades', () => {
   });
 
   it('dayStartOf: local midnight of the earliest trading day named', () => {
-    expect(dayStartOf([REF, { ...REF, symbol: 'X', tradingDate: '2024-01-03' }], 0)).toBe(Date.UTC(2024, 0, 1, 17, 0)); // 00:00 in Vietnam (UTC+7)
+    const NYSE: SymbolRef = { ...REF, symbol: 'AAPL', exchange: 'NASDAQ', market: 'US', tradingDate: '2024-01-02', ceiling: null, floor: null };
+    expect(dayStartOf([REF], 0)).toBe(Date.UTC(2024, 0, 1, 17, 0)); // 00:00 in Vietnam (UTC+7)
+    expect(dayStartOf([REF, NYSE], 0)).toBe(Date.UTC(2024, 0, 1, 17, 0)); // the earlier of Vietnam's and New York's midnight
     expect(dayStartOf([], 10 * 86_400_000)).toBe(9 * 86_400_000);
+    // A delisted symbol's old reference does not move the start back.
+    expect(dayStartOf([REF, { ...REF, symbol: 'OLD', tradingDate: '2023-05-02' }], 0)).toBe(Date.UTC(2024, 0, 1, 17, 0));
   });
 });
 
@@ -78,6 +82,17 @@ describe('applySeed', () => {
     expect(outs.filter((o) => o.type === 'gap')).toEqual([]);
     // The replayed ids are known: a vendor resend is a duplicate.
     expect(engine.apply({ type: 'trade', ts: T0 + 2_000, symbol: 'FPT', id: '2', price: 99_900, volume: 200 }, () => {})).toBe(false);
+  });
+
+  it("yesterday's book and foreign figures are not seeded into today", async () => {
+    const engine = new MarketEngine();
+    engine.apply({ type: 'reference', ts: 0, ref: REF }, () => {});
+    const row = { symbol: 'FPT', tradingDate: '2024-01-01', reference: 100_000, ceiling: 107_000, floor: 93_000, ts: T0 - 86_400_000, bids: [{ price: 99_000, volume: 1 }], asks: [] } as unknown as QuoteState;
+    const f: ForeignState = { symbol: 'FPT', ts: T0 - 86_400_000, buyVolume: 1, sellVolume: 0, buyValue: 1, sellValue: 0, netVolume: 1, netValue: 1, totalRoom: 1, currentRoom: 1, roomUsagePct: 0 };
+    const stats = await applySeed(engine, { ...empty(), quotes: [row], foreign: [f] }, () => {});
+    expect(stats).toMatchObject({ quotes: 0, foreign: 0 });
+    expect(engine.quote('FPT')!.bids).toEqual([]);
+    expect(engine.foreign('FPT')).toBeUndefined();
   });
 
   it('a quote row of a later trading day moves the symbol to that day before the replay', async () => {

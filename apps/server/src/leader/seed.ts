@@ -80,14 +80,20 @@ export interface SeedStats {
 
 const ms = (v: unknown) => Math.round(Number(v));
 
-/** Start (epoch ms) of the earliest trading day the references name, in each one's time zone. */
+/**
+ * Start (epoch ms) of the current trading day: per exchange the latest
+ * trading date its references name (a delisted symbol's old reference must
+ * not pull in months of trades), local midnight; the earliest of those.
+ */
 export function dayStartOf(refs: readonly SymbolRef[], fallbackNow: number): number {
-  let start = Infinity;
-  const seen = new Set<string>();
+  const latest = new Map<string, SymbolRef>();
   for (const r of refs) {
-    const k = `${r.exchange}|${r.market}|${r.tradingDate}`;
-    if (seen.has(k)) continue;
-    seen.add(k);
+    const k = `${r.exchange}|${r.market}`;
+    const cur = latest.get(k);
+    if (cur === undefined || r.tradingDate > cur.tradingDate) latest.set(k, r);
+  }
+  let start = Infinity;
+  for (const r of latest.values()) {
     // Noon UTC of the date lies inside that local date for every exchange time zone in use (UTC−5 .. UTC+7).
     const s = daySchedule(rulesFor(r.exchange, r.market), Date.parse(`${r.tradingDate}T12:00:00Z`)).start;
     if (s < start) start = s;
@@ -239,13 +245,18 @@ export async function applySeed(engine: MarketEngine, data: SeedData, store: (ou
     if (engine.reference(symbol)?.tradingDate === date) engine.markGapReported(symbol, volume);
   }
   // Books and foreign figures move engine time on, which may close bars: those go to storage too (sink).
+  // Only of rows of the symbol's current trading day: yesterday's book or foreign figures are not today's.
+  const today = new Set<string>();
   let quotes = 0;
   for (const q of data.quotes) {
-    if (engine.reference(q.symbol) === undefined || (q.bids.length === 0 && q.asks.length === 0)) continue;
+    if (engine.reference(q.symbol)?.tradingDate !== q.tradingDate) continue;
+    today.add(q.symbol);
+    if (q.bids.length === 0 && q.asks.length === 0) continue;
     if (engine.apply({ type: 'quote', ts: q.ts, symbol: q.symbol, bids: q.bids, asks: q.asks }, sink)) quotes++;
   }
   let foreign = 0;
   for (const f of data.foreign) {
+    if (!today.has(f.symbol)) continue;
     const ev = { type: 'foreign' as const, ts: f.ts, symbol: f.symbol, buyVolume: f.buyVolume, sellVolume: f.sellVolume, buyValue: f.buyValue, sellValue: f.sellValue, totalRoom: f.totalRoom, currentRoom: f.currentRoom };
     if (engine.apply(ev, sink)) foreign++;
   }
