@@ -211,7 +211,7 @@ export function seedTrades(data: Pick<SeedData, 'stored' | 'published'>, trading
  * `sliceSize` trades so a big day does not outlast the leader's lease.
  */
 export async function applySeed(engine: MarketEngine, data: SeedData, store: (out: EngineOutput) => void, opts: { sliceSize?: number } = {}): Promise<Omit<SeedStats, 'loadMs' | 'replayMs'>> {
-  const slice = opts.sliceSize ?? 20_000;
+  const slice = opts.sliceSize ?? 5_000;
   // A quote row of a later trading day than the stored reference: that day first (its references are in the row).
   for (const q of data.quotes) {
     const r = engine.reference(q.symbol);
