@@ -451,6 +451,9 @@ describe('AlpacaBroker: trade_updates stream', () => {
     h.fake.expire(alpacaOrder(h, o).id);
     await h.fake.waitFor(() => h.events(o.id).some((e) => e.status === 'expired'), 'expired after reconciliation');
     expect(h.events(o.id).at(-1)!.reason).toMatch(/reconciled/);
+    // One listing, not one request per order (200 requests a minute per account).
+    expect(h.fake.callsTo('GET', '/v2/orders').map((c) => c.query.get('status'))).toEqual(['all']);
+    expect(h.fake.callsTo('GET', '/v2/orders/*')).toHaveLength(0);
   });
 
   it('counts malformed messages and keeps going; text frames work as well as binary', async () => {

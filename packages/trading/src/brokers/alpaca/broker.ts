@@ -89,6 +89,8 @@ export function isLiveAlpacaUrl(url: string): boolean {
 
 interface Leg {
   alpacaId: string;
+  /** Alpaca's submission time of this order (epoch ms). */
+  createdAt: number;
   /** What has been delivered for this Alpaca order (its filled quantity only grows). */
   ledger: FillLedger;
 }
@@ -405,7 +407,16 @@ export class AlpacaBroker implements Broker {
     const since = this.lastFillTs - (this.o.reconcileMarginMs ?? 60_000);
     const fills = await this.rest.fillsSince(since);
     for (const a of fills) this.onActivity(a);
-    for (const t of [...this.byOrderId.values()]) {
+    // One listing of every order submitted since the oldest open one (replacements included) instead of one
+    // request per order: the account has 200 requests a minute. Orders it misses are asked for one by one.
+    const open = [...this.byOrderId.values()].filter((t) => !isFinalCore(t.order.status));
+    const oldest = Math.min(...open.flatMap((t) => (t.legs[0] ? [t.legs[0].createdAt] : [])));
+    const known = new Map<string, AlpacaOrder>();
+    if (Number.isFinite(oldest)) {
+      for (const o of await this.rest.listOrders({ status: 'all', after: oldest - 1_000, direction: 'asc', limit: 500 })) known.set(o.id, o);
+    }
+    const get = async (id: string) => known.get(id) ?? (await this.rest.getOrder(id));
+    for (const t of open) {
       if (isFinalCore(t.order.status)) continue;
       let leg = t.legs[t.legs.length - 1];
       let current: AlpacaOrder | null = null;
@@ -423,7 +434,7 @@ export class AlpacaBroker implements Broker {
         this.attach(t, current);
         leg = t.legs[t.legs.length - 1]!;
       }
-      current ??= await this.rest.getOrder(leg.alpacaId);
+      current ??= await get(leg.alpacaId);
       // Follow replacements made while away (a bounded chain).
       for (let i = 0; i < 10 && current.status === 'replaced' && current.replacedBy; i++) {
         this.catchUpFills(t, current, 'reconciliation');
@@ -433,7 +444,7 @@ export class AlpacaBroker implements Broker {
           t.replacing = null;
           if (extra > 1e-9) void this.shrinkAfterRace(t, extra);
         }
-        current = await this.rest.getOrder(current.replacedBy);
+        current = await get(current.replacedBy);
         this.attach(t, current);
       }
       this.applyOrderState(t, current, current.updatedAt ?? this.clock.now(), 'reconciled after a reconnect');
@@ -452,7 +463,7 @@ export class AlpacaBroker implements Broker {
 
   private attach(t: Tracked, o: AlpacaOrder): void {
     if (t.legs.some((l) => l.alpacaId === o.id)) return;
-    t.legs.push({ alpacaId: o.id, ledger: new FillLedger() });
+    t.legs.push({ alpacaId: o.id, createdAt: o.createdAt, ledger: new FillLedger() });
     this.byAlpacaId.set(o.id, t);
   }
 
