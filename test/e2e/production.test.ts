@@ -138,7 +138,8 @@ async function signIn(): Promise<void> {
 }
 
 beforeAll(async () => {
-  topo = await startTopology({ adminUrl: pgAdminUrl(), redisUrl: testRedisUrl(), apiReplicas: 2, webConcurrency: 2, log: (m) => console.info(`[production] ${m}`) });
+  // Registration is off by default in production; this test signs its user up through the edge.
+  topo = await startTopology({ adminUrl: pgAdminUrl(), redisUrl: testRedisUrl(), apiReplicas: 2, webConcurrency: 2, dotenv: { REGISTRATION_ENABLED: 'true' }, log: (m) => console.info(`[production] ${m}`) });
   browser = await launchBrowser();
   await signIn();
   // The feed catches up at start: wait for a preferred name to have traded.

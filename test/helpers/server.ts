@@ -6,6 +6,7 @@
  * crashes and comes back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,6 +110,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Server
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? os.tmpdir(),
     APP_ENV: 'development',
+    // AUTH_MODE=accounts refuses to start without one outside APP_ENV=test (unused with AUTH_MODE=none).
+    JWT_SECRET: randomBytes(48).toString('base64'),
     DATA_DIR: dataDir,
     FEED: 'simulator',
     SIM_DAY_MS: String(simDayMs),

@@ -484,6 +484,7 @@ export function loadConfig(env: Env = process.env): Config {
       r.problem('POSTGRES_PASSWORD', 'is a well-known default password; set a strong one (e.g. `openssl rand -base64 24`)');
     }
   }
+  const jwtSecretSet = jwtSecret !== undefined;
   jwtSecret ??= DEV_JWT_SECRET;
 
   const corsOrigins = parseOrigins(r);
@@ -491,6 +492,19 @@ export function loadConfig(env: Env = process.env): Config {
 
   const authMode = r.oneOf('AUTH_MODE', AUTH_MODES, prod ? 'accounts' : 'none');
   const publicMarketData = r.bool('PUBLIC_MARKET_DATA', true);
+  // Accounts sign tokens with JWT_SECRET: the published development fallback would let anyone who reads
+  // this file mint tokens. Only APP_ENV=test (throwaway processes) may run accounts on it. Production
+  // already refuses a missing or weak secret above.
+  if (authMode === 'accounts' && !jwtSecretSet && appEnv === 'development') {
+    r.problem('JWT_SECRET', 'is required with AUTH_MODE=accounts (tokens would be signed with a published development key); set one (`openssl rand -base64 48`), or use AUTH_MODE=none');
+  }
+  // Open sign-up is a choice, not a default where anyone may reach the server (production), and it
+  // contradicts private market data: whoever registers would read it.
+  const registrationRaw = r.raw('REGISTRATION_ENABLED');
+  const registrationEnabled = r.bool('REGISTRATION_ENABLED', !prod && publicMarketData);
+  if (registrationRaw !== undefined && registrationEnabled && !publicMarketData) {
+    r.problem('REGISTRATION_ENABLED', 'true contradicts PUBLIC_MARKET_DATA=false (anyone could sign up and read the private market data); create users with `stock-tracker user create`');
+  }
   if (authMode === 'none' && !publicMarketData) r.problem('PUBLIC_MARKET_DATA', 'false needs AUTH_MODE=accounts (without accounts nobody could get a token)');
 
   const config: Config = {
@@ -525,7 +539,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecretPrevious,
     auth: {
       mode: authMode,
-      registrationEnabled: r.bool('REGISTRATION_ENABLED', true),
+      registrationEnabled,
       publicMarketData,
       accessTokenTtlSeconds: r.int('ACCESS_TOKEN_TTL_SECONDS', 900, 30, 3_600),
       refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 14 * 86_400, 300, 90 * 86_400),
