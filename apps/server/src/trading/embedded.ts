@@ -34,6 +34,9 @@ export async function startEmbeddedTrading(config: Config, db: Db, publisher: ()
   const runner = new TradingRunner({ repo, publisher, market, log, onCommandSettled: notifier.settled });
   notifier.runner = runner;
   await runner.start();
+  // Storage is the source of truth here too: a command whose hand-over failed (database blip) is picked up later.
+  const timer = setInterval(() => void runner.reload(), settings.reloadMs);
+  timer.unref();
   const backtests = new BacktestService(repo, settings, log);
   return {
     runner,
@@ -41,6 +44,9 @@ export async function startEmbeddedTrading(config: Config, db: Db, publisher: ()
     routes: { service: new TradingService(repo, notifier, settings), backtests },
     onOutput: (out) => runner.onMarket(out),
     // A backtest still running is not waited for: its row is failed as abandoned later (trading-repo backtests.start).
-    stop: () => runner.stop(),
+    stop: () => {
+      clearInterval(timer);
+      return runner.stop();
+    },
   };
 }
