@@ -190,6 +190,8 @@ export class TradingCore {
         return n;
       },
       openOrders: (symbol) => (symbol === undefined ? this.openOrderList() : (this.syms.get(symbol)?.orders ?? [])),
+      openOrderCount: (symbol) => (symbol === undefined ? this.openCount : (this.syms.get(symbol)?.orders.length ?? 0)),
+      sharesHeld: (symbol) => this.pos.get(symbol)?.qty ?? 0,
       entriesBlocked: () => this.kill.active || (this.cooldownUntil !== null && this.time < this.cooldownUntil),
     };
     this.ctx = {
@@ -231,8 +233,30 @@ export class TradingCore {
 
   /** Feed one engine output; returns the trading events it caused (often none: a shared empty array). */
   onMarket(o: EngineOutput): TradingEvent[] {
-    return this.run(() => this.market(o));
+    // Hot path (every engine output, for every account): no closure, no allocation when nothing happens.
+    const t = o.type;
+    if (t === 'bar' ? !o.bar.closed : t === 'index' || t === 'foreign_top' || t === 'session' || t === 'alert') {
+      this.lastTradeSym = null;
+      return EMPTY;
+    }
+    if (this.out !== null) {
+      this.market(o);
+      return EMPTY;
+    }
+    const buf = this.hot;
+    this.out = buf;
+    try {
+      this.market(o);
+    } finally {
+      this.out = null;
+    }
+    if (buf.length === 0) return EMPTY;
+    const res = buf.slice();
+    buf.length = 0;
+    return res;
   }
+
+  private readonly hot: TradingEvent[] = [];
 
   private market(o: EngineOutput): void {
     switch (o.type) {
@@ -583,9 +607,13 @@ export class TradingCore {
     if (!this.fm.walkBook || s.phase !== 'continuous' || s.halted || s.quote === undefined) return;
     const levels = o.side === 'buy' ? s.quote.asks : s.quote.bids;
     const used = o.side === 'buy' ? s.usedAsks : s.usedBids;
+    const ceiling = s.ref?.ceiling ?? null;
+    const floor = s.ref?.floor ?? null;
     for (let i = 0; i < levels.length && this.isOpen(o); i++) {
       const lv = levels[i]!;
       if (o.limitPrice !== null && (o.side === 'buy' ? lv.price > o.limitPrice : lv.price < o.limitPrice)) break;
+      // A book left over from the previous day can sit outside today's band: never trade there.
+      if ((ceiling !== null && lv.price > ceiling) || (floor !== null && lv.price < floor) || !isOnTick(s.rules, lv.price)) break;
       const avail = lv.volume - (used[i] ?? 0);
       if (avail <= 0) continue;
       const q = this.fillQty(s, o, lv.price, avail);
@@ -824,8 +852,12 @@ export class TradingCore {
 
   private equity(): number {
     let e = this.cash;
-    for (const x of this.pending) e += x.amount;
-    for (const p of this.pos.values()) if (p.qty > 0) e += p.qty * this.mark(p.symbol);
+    for (let i = 0; i < this.pending.length; i++) e += this.pending[i]!.amount;
+    for (const p of this.pos.values()) {
+      if (p.qty === 0) continue;
+      const last = this.syms.get(p.symbol)!.last;
+      e += p.qty * (last ?? p.costBasis / p.qty);
+    }
     return e;
   }
 

@@ -134,7 +134,7 @@ abstract class BuiltinStrategy<S extends Base> implements Strategy {
 
   protected abstract fresh(): S;
   /** Update indicators with the bar; return 'enter' / 'exit' / null and the values behind it. */
-  protected abstract decide(st: S, bar: Bar, ctx: StrategyContext): { action: 'enter' | 'exit' | null; reason: string; values: Record<string, number | null> };
+  protected abstract decide(st: S, bar: Bar, ctx: StrategyContext): Decision | null;
 
   onBar(bar: Bar, ctx: StrategyContext): StrategyDecision[] | void {
     let st = this.state.get(bar.symbol);
@@ -143,19 +143,22 @@ abstract class BuiltinStrategy<S extends Base> implements Strategy {
       this.state.set(bar.symbol, st);
     }
     const d = this.decide(st, bar, ctx);
+    if (d === null) {
+      if (st.pendingExit) return this.exit(st, bar.symbol, ctx, 'pending exit: shares settled', { close: bar.close }, true);
+      return;
+    }
     if (d.action === 'enter') {
       st.pendingExit = false;
       return [this.enter(bar, ctx, d.reason, d.values)];
     }
-    if (d.action === 'exit') return this.exit(st, bar.symbol, ctx, d.reason, d.values);
-    if (st.pendingExit) return this.exit(st, bar.symbol, ctx, 'pending exit: shares settled', d.values, true);
+    return this.exit(st, bar.symbol, ctx, d.reason, d.values);
   }
 
   private enter(bar: Bar, ctx: StrategyContext, reason: string, values: Record<string, number | null>): StrategyDecision {
     const a = ctx.account;
     const symbol = bar.symbol;
     const all = this.params.allocation! >= 100;
-    const flat = all ? a.positionCount() === 0 && a.openOrders().length === 0 : a.position(symbol) === undefined && a.openOrders(symbol).length === 0;
+    const flat = all ? a.positionCount() === 0 && a.openOrderCount() === 0 : a.sharesHeld(symbol) === 0 && a.openOrderCount(symbol) === 0;
     if (!flat) return { symbol, action: 'hold', reason: `${reason}; not entering: ${all ? 'the account is not flat' : `${symbol} is not flat`}`, values };
     const lot = ctx.reference(symbol)?.lotSize ?? 1;
     const notional = Math.floor(a.buyingPower() * Math.min(100, this.params.allocation!)) / 100;
@@ -203,6 +206,8 @@ abstract class BuiltinStrategy<S extends Base> implements Strategy {
   }
 }
 
+type Decision = { action: 'enter' | 'exit'; reason: string; values: Record<string, number | null> };
+
 const crossAbove = (a: number | null, b: number | null, pa: number | null, pb: number | null) => a !== null && b !== null && pa !== null && pb !== null && a > b && pa <= pb;
 const crossBelow = (a: number | null, b: number | null, pa: number | null, pb: number | null) => a !== null && b !== null && pa !== null && pb !== null && a < b && pa >= pb;
 
@@ -237,11 +242,11 @@ class CrossStrategy extends BuiltinStrategy<CrossState> {
     const { pf, ps } = st;
     st.pf = f;
     st.ps = s;
-    const values = { close: bar.close, fast: f, slow: s };
+    const values = (): Record<string, number | null> => ({ close: bar.close, fast: f, slow: s });
     const kind = this.name === 'sma-cross' ? 'SMA' : 'EMA';
-    if (crossAbove(f, s, pf, ps)) return { action: 'enter' as const, reason: `${kind}${this.params.fast} crossed above ${kind}${this.params.slow}`, values };
-    if (crossBelow(f, s, pf, ps)) return { action: 'exit' as const, reason: `${kind}${this.params.fast} crossed below ${kind}${this.params.slow}`, values };
-    return { action: null, reason: '', values };
+    if (crossAbove(f, s, pf, ps)) return { action: 'enter' as const, reason: `${kind}${this.params.fast} crossed above ${kind}${this.params.slow}`, values: values() };
+    if (crossBelow(f, s, pf, ps)) return { action: 'exit' as const, reason: `${kind}${this.params.fast} crossed below ${kind}${this.params.slow}`, values: values() };
+    return null;
   }
 }
 
@@ -264,10 +269,10 @@ class MacdStrategy extends BuiltinStrategy<MacdState> {
     const { pm, ps } = st;
     st.pm = m;
     st.ps = s;
-    const values = { close: bar.close, macd: m, signal: s, histogram: v?.histogram ?? null };
-    if (crossAbove(m, s, pm, ps)) return { action: 'enter' as const, reason: 'MACD crossed above its signal line', values };
-    if (crossBelow(m, s, pm, ps)) return { action: 'exit' as const, reason: 'MACD crossed below its signal line', values };
-    return { action: null, reason: '', values };
+    const values = (): Record<string, number | null> => ({ close: bar.close, macd: m, signal: s, histogram: v?.histogram ?? null });
+    if (crossAbove(m, s, pm, ps)) return { action: 'enter' as const, reason: 'MACD crossed above its signal line', values: values() };
+    if (crossBelow(m, s, pm, ps)) return { action: 'exit' as const, reason: 'MACD crossed below its signal line', values: values() };
+    return null;
   }
 }
 
@@ -287,10 +292,10 @@ class RsiStrategy extends BuiltinStrategy<RsiState> {
     const prev = st.prev;
     st.prev = r;
     const { oversold, overbought } = this.params as { oversold: number; overbought: number };
-    const values = { close: bar.close, rsi: r };
-    if (r !== null && prev !== null && r < oversold && prev >= oversold) return { action: 'enter' as const, reason: `RSI fell below ${oversold}`, values };
-    if (r !== null && prev !== null && r > overbought && prev <= overbought) return { action: 'exit' as const, reason: `RSI rose above ${overbought}`, values };
-    return { action: null, reason: '', values };
+    const values = (): Record<string, number | null> => ({ close: bar.close, rsi: r });
+    if (r !== null && prev !== null && r < oversold && prev >= oversold) return { action: 'enter' as const, reason: `RSI fell below ${oversold}`, values: values() };
+    if (r !== null && prev !== null && r > overbought && prev <= overbought) return { action: 'exit' as const, reason: `RSI rose above ${overbought}`, values: values() };
+    return null;
   }
 }
 
@@ -314,10 +319,10 @@ class BollingerStrategy extends BuiltinStrategy<BollState> {
     st.pc = c;
     st.pu = v?.upper ?? null;
     st.pm = v?.middle ?? null;
-    const values = { close: c, upper: v?.upper ?? null, middle: v?.middle ?? null, lower: v?.lower ?? null };
-    if (crossAbove(c, st.pu, pc, pu)) return { action: 'enter' as const, reason: 'close broke above the upper band', values };
-    if (crossBelow(c, st.pm, pc, pm)) return { action: 'exit' as const, reason: 'close fell below the middle band', values };
-    return { action: null, reason: '', values };
+    const values = (): Record<string, number | null> => ({ close: c, upper: v?.upper ?? null, middle: v?.middle ?? null, lower: v?.lower ?? null });
+    if (crossAbove(c, st.pu, pc, pu)) return { action: 'enter' as const, reason: 'close broke above the upper band', values: values() };
+    if (crossBelow(c, st.pm, pc, pm)) return { action: 'exit' as const, reason: 'close fell below the middle band', values: values() };
+    return null;
   }
 }
 
@@ -354,14 +359,14 @@ class FlowStrategy extends BuiltinStrategy<FlowState> {
     const foreignOk = fnet === null ? fv <= 0 : fnet >= fv;
     const inNow = imb !== null && imb >= th && foreignOk;
     const outNow = imb !== null && (imb <= -th || (fnet !== null && fnet < -fv && fv > 0) || (fnet !== null && fv === 0 && fnet < 0 && imb < 0));
-    const values = { close: bar.close, imbalance: imb, foreignNetValue: fnet };
+    const values = (): Record<string, number | null> => ({ close: bar.close, imbalance: imb, foreignNetValue: fnet });
     const enter = inNow && !st.wasIn;
     const exit = outNow && !st.wasOut;
     st.wasIn = inNow;
     st.wasOut = outNow;
-    if (enter) return { action: 'enter' as const, reason: `active buy imbalance ${round4(imb!)} ≥ ${th}${fnet !== null ? ` with foreign net buying ${fnet}` : ''}`, values };
-    if (exit) return { action: 'exit' as const, reason: `flow turned: imbalance ${round4(imb!)}${fnet !== null ? `, foreign net ${fnet}` : ''}`, values };
-    return { action: null, reason: '', values };
+    if (enter) return { action: 'enter' as const, reason: `active buy imbalance ${round4(imb!)} ≥ ${th}${fnet !== null ? ` with foreign net buying ${fnet}` : ''}`, values: values() };
+    if (exit) return { action: 'exit' as const, reason: `flow turned: imbalance ${round4(imb!)}${fnet !== null ? `, foreign net ${fnet}` : ''}`, values: values() };
+    return null;
   }
 }
 

@@ -66,6 +66,10 @@ export interface AccountView {
   /** Number of symbols with a position. */
   positionCount(): number;
   openOrders(symbol?: string): readonly Order[];
+  /** Open orders, counted without building a list (hot path for strategies). */
+  openOrderCount(symbol?: string): number;
+  /** Shares held of `symbol` (0 when none). */
+  sharesHeld(symbol: string): number;
   /** Entries are blocked (kill switch or cooldown). */
   entriesBlocked(): boolean;
 }
