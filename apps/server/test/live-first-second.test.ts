@@ -16,6 +16,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import WebSocket from 'ws';
 import type { MarketStatusResponse, QuoteState, ServerMessage } from '@stock-tracker/protocol';
 import { isTradingPhase, phaseAt, rulesFor } from '@stock-tracker/rules';
+import { MarketEngine } from '@stock-tracker/engine';
+import { Simulator } from '@stock-tracker/feeds';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { startAll, type RunningServer } from '../src/roles/all.ts';
 
@@ -126,6 +128,34 @@ describe('live from the first second (role all, simulator, default settings)', (
     }
     // Generous: server starts are CPU-heavy and the machine may be shared; only the 10 s after /readyz is the claim.
   }, 300_000);
+
+  it("the engine's phase (from the simulator's status events) is the rules' phaseAt of every quote and trade it emits", () => {
+    // Two simulated days (a Friday and the Monday after) on the exchange clock, through the engine.
+    const startTs = Date.parse('2025-01-10T10:00:00+07:00');
+    const sim = new Simulator({ seed: 5, startTs, dayMs: 30_000, intensity: 400, clock: 'exchange' });
+    const engine = new MarketEngine();
+    const problems: string[] = [];
+    let quotes = 0;
+    let trades = 0;
+    sim.advanceToWall(startTs + 2 * 30_000 - 1, (ev) =>
+      engine.apply(ev, (out) => {
+        if (out.type === 'quote' && !out.state.halted) {
+          quotes++;
+          const scheduled = phaseAt(rulesFor(out.state.exchange, out.state.market), out.state.ts);
+          if (out.state.phase !== scheduled && problems.length < 10) problems.push(`${out.state.symbol} ${out.state.phase} at ${new Date(out.state.ts).toISOString()}, rules say ${scheduled}`);
+        }
+        if (out.type === 'trade') {
+          trades++;
+          const exchange = engine.reference(out.trade.symbol)!.exchange;
+          const scheduled = phaseAt(rulesFor(exchange, 'VN'), out.trade.ts);
+          if (!isTradingPhase(scheduled) && problems.length < 10) problems.push(`${out.trade.id} at ${new Date(out.trade.ts).toISOString()} during ${scheduled}`);
+        }
+      }),
+    );
+    expect(quotes).toBeGreaterThan(1_000);
+    expect(trades).toBeGreaterThan(1_000);
+    expect(problems).toEqual([]);
+  });
 
   it('validates SIM_START_PHASE and SIM_BREAK_MS, naming the variable', () => {
     expect(loadConfig({}).feed.simStartPhase).toBe('continuous');

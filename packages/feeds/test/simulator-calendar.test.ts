@@ -145,9 +145,14 @@ function clockViolations(events: MarketEvent[]): string[] {
   for (const ev of events) {
     if (ev.ts < last) fail(`stamp went back ${last} -> ${ev.ts}`);
     last = ev.ts;
+    // A day opens with its exchanges' pre-open statuses, then its references.
+    if (ev.type === 'status' && !ev.symbol && ev.phase === 'pre_open' && tradingDateOf(ev.ts, TZ) !== date) {
+      if (tradingDateOf(ev.ts, TZ) < date) fail(`day ${tradingDateOf(ev.ts, TZ)} after ${date}`);
+      date = tradingDateOf(ev.ts, TZ);
+    }
     if (ev.type === 'reference') {
       refs.set(ev.ref.symbol, ev.ref);
-      date = ev.ref.tradingDate;
+      if (ev.ref.tradingDate !== date) fail(`reference of ${ev.ref.tradingDate} on ${date}`);
     }
     const local = new Date(ev.ts);
     if (tradingDateOf(ev.ts, TZ) !== date) fail(`${ev.type} at ${local.toISOString()} outside trading date ${date}`);

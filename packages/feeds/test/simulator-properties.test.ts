@@ -25,13 +25,13 @@ function violations(events: MarketEvent[]): string[] {
   const auctions = new Set<string>();
   const exPhase = new Map<string, SessionPhase>();
   const halted = new Set<string>();
-  let phasesToday = new Map<string, SessionPhase[]>();
-  const checkPhases = (complete: boolean) => {
-    for (const [ex, seen] of phasesToday) {
-      const want = phaseSequence(rulesFor(ex, 'VN'));
-      const expected = complete ? want : want.slice(0, seen.length);
-      if (JSON.stringify(seen) !== JSON.stringify(expected)) fail(`${date} ${ex} phases ${seen.join(',')} != ${expected.join(',')}`);
-    }
+  // Per exchange, the phases of its current day (a day's sequence starts with its pre-open status, which comes before the day's references).
+  const phasesToday = new Map<string, SessionPhase[]>();
+  const checkPhases = (ex: string, complete: boolean) => {
+    const seen = phasesToday.get(ex) ?? [];
+    const want = phaseSequence(rulesFor(ex, 'VN'));
+    const expected = complete ? want : want.slice(0, seen.length);
+    if (JSON.stringify(seen) !== JSON.stringify(expected)) fail(`${date} ${ex} phases ${seen.join(',')} != ${expected.join(',')}`);
   };
 
   const checkLevelPrices = (ev: QuoteEvent, ref: SymbolRef) => {
@@ -54,10 +54,8 @@ function violations(events: MarketEvent[]): string[] {
     switch (ev.type) {
       case 'reference': {
         if (ev.ref.tradingDate !== date) {
-          if (date) checkPhases(true);
           if (date && ev.ref.tradingDate <= date) fail(`trading date ${ev.ref.tradingDate} after ${date}`);
           date = ev.ref.tradingDate;
-          phasesToday = new Map();
           quotes.clear();
           foreign.clear();
           auctions.clear();
@@ -72,6 +70,10 @@ function violations(events: MarketEvent[]): string[] {
           else halted.delete(ev.symbol);
           if (exPhase.get(ev.exchange!) !== 'continuous') fail(`halt of ${ev.symbol} outside continuous trading`);
         } else {
+          if (ev.phase === 'pre_open' && phasesToday.has(ev.exchange!)) {
+            checkPhases(ev.exchange!, true);
+            phasesToday.delete(ev.exchange!);
+          }
           const list = phasesToday.get(ev.exchange!) ?? [];
           list.push(ev.phase);
           phasesToday.set(ev.exchange!, list);
@@ -126,7 +128,7 @@ function violations(events: MarketEvent[]): string[] {
         fail(`unexpected event type ${ev.type}`);
     }
   }
-  checkPhases(false);
+  for (const ex of phasesToday.keys()) checkPhases(ex, false);
   return out;
 }
 

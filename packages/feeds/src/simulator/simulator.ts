@@ -106,6 +106,8 @@ interface Sym {
 
 type Item =
   | { t: number; kind: 'day'; k: number }
+  /** The day's reference data (and foreign rooms), right after its pre-open status events. */
+  | { t: number; kind: 'refs'; k: number }
   // wallTs/exTs: the stamps on either clock (wallTs is floored from the exact offset, as phaseChanges does).
   | { t: number; kind: 'phase'; ex: Exchange; phase: SessionPhase; wallTs: number; exTs: number }
   /** The auction of `phase` matches as it ends (just before the next phase's item). */
@@ -267,7 +269,7 @@ export class Simulator {
     if (this.clock === 'wall') return Math.floor(t);
     if (t === Infinity) return Infinity;
     // A day starts at the window's open (08:30), even when breaks last no time.
-    if (item?.kind === 'day' && item.k === this.k) return this.midnight + this.layout.window.open * 60_000;
+    if ((item?.kind === 'day' || item?.kind === 'refs') && item.k === this.k) return this.midnight + this.layout.window.open * 60_000;
     if (t >= this.dayStart + this.dayMs) {
       // Only the next day's start item lies beyond the current day.
       const k = this.k + 1;
@@ -377,7 +379,7 @@ export class Simulator {
   /** The day's timed items: exchange phases, halts, bursts and the next day's start. */
   private scheduleDay(): Item[] {
     const rng = this.rng;
-    const items: Item[] = [];
+    const items: Item[] = [{ t: this.dayStart, kind: 'refs', k: this.k }];
     const continuous = new Map<Exchange, Array<[number, number]>>();
     for (const ex of this.exchanges) {
       // Exact (fractional) instants, so nothing happens between the wall instant of a boundary and its exchange time.
@@ -427,10 +429,11 @@ export class Simulator {
     }
     items.push({ t: this.dayStartOf(this.k + 1), kind: 'day', k: this.k + 1 });
     // Same instant: auctions first (stamped a millisecond before the boundary, they must precede
-    // every exchange's status event at it), then phase changes, then halts and bursts; otherwise
-    // insertion order (the sort is stable).
-    // Phase changes at one instant (breaks of no length) in local-time order.
-    const rank = (i: Item) => (i.kind === 'auction' ? 0 : i.kind === 'phase' ? 1 : 2);
+    // every exchange's status event at it), then the pre-open statuses, the day's references, the
+    // other phase changes (at the day's start only when breaks last no time), then halts and
+    // bursts; otherwise insertion order (the sort is stable). Phase changes at one instant in
+    // local-time order.
+    const rank = (i: Item) => (i.kind === 'auction' ? 0 : i.kind === 'phase' ? (i.phase === 'pre_open' ? 1 : 3) : i.kind === 'refs' ? 2 : 4);
     const local = (i: Item) => (i.kind === 'auction' || i.kind === 'phase' ? i.exTs : 0);
     return items.sort((a, b) => a.t - b.t || rank(a) - rank(b) || local(a) - local(b));
   }
@@ -441,22 +444,28 @@ export class Simulator {
     switch (item.kind) {
       case 'day': {
         if (item.k !== this.k) this.prepareDay(item.k);
-        const ts = this.clamp(this.stampOf(item.t, item));
-        for (const s of this.syms) this.out({ type: 'reference', ts, ref: { ...s.ref, indices: [...s.ref.indices] } });
-        for (const s of this.syms) this.emitForeign(s, ts);
         for (const ex of this.exchanges) ex.phase = 'closed';
         this.queue = this.scheduleDay();
         this.qpos = 0;
         this.refreshActive();
         return;
       }
+      case 'refs': {
+        // After the pre-open status events: a consumer that carries the exchange's phase into the new day's
+        // states (the engine) then has pre_open at 08:30, as the rules say, not yesterday's `closed`.
+        const ts = this.clamp(this.stampOf(item.t, item));
+        for (const s of this.syms) this.out({ type: 'reference', ts, ref: { ...s.ref, indices: [...s.ref.indices] } });
+        for (const s of this.syms) this.emitForeign(s, ts);
+        return;
+      }
       case 'phase': {
         const { ex, phase } = item;
         const prev = ex.phase;
         const ts = this.clamp(this.stampOf(item.t, item));
-        if (prev === 'pre_open' && phase !== 'closed') for (const s of ex.syms) this.openBook(s, item.t, ts);
         ex.phase = phase;
         this.out({ type: 'status', ts, exchange: ex.code, phase, halted: false } satisfies StatusEvent);
+        // After the status: the opening book is quoted in the phase it opens (ATO), as the rules say for its stamp.
+        if (prev === 'pre_open' && phase !== 'closed') for (const s of ex.syms) this.openBook(s, item.t, ts);
         this.refreshActive();
         return;
       }
