@@ -80,5 +80,12 @@ describe('backtest = paper = replay', () => {
     paper = await fillsOf();
     expect(paper.map(key).sort()).toEqual(report.fills.map(key).sort());
     expect(paper.every((f) => f.strategyId === strategy.id)).toBe(true);
+    // The stored per-minute equity curve is the backtest's, minute for minute.
+    const pnl = (await (await fetch(`${server.url}/api/trading/accounts/${account.id}/pnl?limit=1000`)).json()) as { equity: { ts: number; equity: number; cash: number }[] };
+    expect(pnl.equity.length).toBeGreaterThan(10);
+    const byTs = new Map(report.equity.map((p) => [p.ts, p]));
+    const common = pnl.equity.filter((p) => byTs.has(p.ts));
+    expect(common.length).toBeGreaterThan(pnl.equity.length - 2);
+    expect(common).toEqual(common.map((p) => byTs.get(p.ts)));
   }, 180_000);
 });
