@@ -128,7 +128,8 @@ describe('collector pipeline', () => {
       }),
       { numRuns: 25, seed: 42 },
     );
-  });
+    // CPU-bound (25 runs over a 30 s tape): generous for a loaded machine, not a speed assertion.
+  }, 120_000);
 
   it('keeps publishing while the writer refuses; pauses a pausable feed past the hold bound, resumes after', async () => {
     const feed = new PushFeed(true);

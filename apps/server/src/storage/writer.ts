@@ -332,6 +332,9 @@ export class StorageWriter {
    * Cleared when a write fails again: the spill is needed once more.
    */
   private windingDown = false;
+  private spillEpisodes = 0;
+  private spillLoggedAt = -Infinity;
+  private drainLoggedAt = -Infinity;
   private spilledRows = 0;
   private drainedRows = 0;
   private inheritedRows = 0;
@@ -620,10 +623,15 @@ export class StorageWriter {
       }
       if (!this.spill || this.spillState === 'failed') return false;
       this.spilling = true;
-      this.log.warn(
-        { buffered: this.size(), spillDir: this.spill.dir, maxBytes: this.spill.maxBytes, lastError: this.lastError },
-        'storage buffer at its high-water mark: new rows go to the spill file until the database catches up',
-      );
+      this.spillEpisodes++;
+      // A database that is merely slow can cross the mark often: one line per minute, with the count.
+      if (this.clock.now() - this.spillLoggedAt >= 60_000) {
+        this.spillLoggedAt = this.clock.now();
+        this.log.warn(
+          { buffered: this.size(), spillDir: this.spill.dir, maxBytes: this.spill.maxBytes, episodes: this.spillEpisodes, lastError: this.lastError },
+          'storage buffer at its high-water mark: new rows go to the spill file until the database catches up',
+        );
+      }
     }
     if (!force && this.ramRows() >= this.maxBuffered) {
       this.flushStage();
@@ -841,7 +849,10 @@ export class StorageWriter {
     this.spilling = false;
     this.windingDown = false;
     if (this.spillState === 'full') this.spillState = 'ok';
-    this.log.info({ drained: this.drainedRows, spilled: this.spilledRows }, 'storage spill drained; new rows go to memory again');
+    if (this.clock.now() - this.drainLoggedAt >= 60_000) {
+      this.drainLoggedAt = this.clock.now();
+      this.log.info({ drained: this.drainedRows, spilled: this.spilledRows, episodes: this.spillEpisodes }, 'storage spill drained; new rows go to memory again');
+    }
     this.notify();
     return this.queueLength() > 0;
   }
