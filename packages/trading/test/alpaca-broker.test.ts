@@ -257,6 +257,13 @@ describe('AlpacaBroker: documented errors map to catalogue codes', () => {
     expect(detail(e, 'broker.message')).toMatch(/insufficient qty available/);
   });
 
+  it('notional orders are refused before reaching Alpaca (it would fill fractional shares; the core counts whole shares)', async () => {
+    const h = await harness();
+    const e = await rejection(h.broker.submit(order({ type: 'market', qty: 0, notional: 1_000, limitPrice: null })));
+    expect(e.code).toBe('ORDER_INVALID');
+    expect(h.fake.callsTo('POST', '/v2/orders')).toHaveLength(0);
+  });
+
   it('422 invalid parameters → BROKER_REJECTED', async () => {
     const h = await harness();
     const e = await rejection(h.broker.submit(order({ symbol: 'NOPE' })));

@@ -168,6 +168,8 @@ export class AlpacaBroker implements Broker {
 
   async submit(order: Order): Promise<Order> {
     if (this.byOrderId.has(order.id)) throw new AppError('CONFLICT', `order ${order.id} was submitted already`);
+    // Alpaca fills notional orders in fractional shares; the core counts whole shares (Fill.qty is an integer).
+    if (order.notional !== null) throw new AppError('ORDER_INVALID', 'notional orders are not supported with the Alpaca broker (Alpaca fills them in fractional shares): give a quantity');
     const cid = alpacaClientOrderId(order.clientOrderId);
     const t: Tracked = { order: { ...order }, cids: [cid], legs: [], replaces: 0, filledQty: 0, filledValue: 0, replacing: null };
     // Tracked before the request: the stream may report the order before the POST answers.
@@ -181,7 +183,7 @@ export class AlpacaBroker implements Broker {
         type: order.type,
         time_in_force: order.tif,
         client_order_id: cid,
-        ...(order.notional !== null ? { notional: order.notional } : { qty: order.qty }),
+        qty: order.qty,
         ...(order.limitPrice !== null ? { limit_price: order.limitPrice } : {}),
         ...(order.stopPrice !== null ? { stop_price: order.stopPrice } : {}),
       });
@@ -220,7 +222,7 @@ export class AlpacaBroker implements Broker {
     // the core's quantity is the total, filled part included (a replace keeps the filled quantity).
     const total = changes.qty ?? t.order.qty;
     const remaining = total - t.filledQty;
-    if (t.order.notional === null && remaining <= 0) throw new AppError('ORDER_INVALID', `order ${orderId}: the new quantity ${total} is not above the ${t.filledQty} already filled`);
+    if (remaining <= 0) throw new AppError('ORDER_INVALID', `order ${orderId}: the new quantity ${total} is not above the ${t.filledQty} already filled`);
     let placed: AlpacaOrder;
     try {
       placed = await this.replaceLeg(t, leg, {
