@@ -16,6 +16,7 @@ import type {
   UpdateMsg,
   WsErrorMsg,
 } from '@stock-tracker/protocol';
+import { tradesKey, tradesKeySymbol } from '@stock-tracker/protocol';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { initialMachineState, step, type ConnectionState, type Effect, type MachineEvent, type MachineState } from './reconnect.ts';
 import { StreamPositions, type Gap } from './positions.ts';
@@ -134,7 +135,7 @@ export class StreamClient {
     for (const s of symbols) {
       this.symbols.delete(s);
       if (this.wildcard) this.excluded.add(s);
-      for (const k of [s, `${s}:trades`]) {
+      for (const k of [s, tradesKey(s)]) {
         this.pos.delete(k);
         this.awaitingSnapshot.delete(k);
       }
@@ -231,8 +232,8 @@ export class StreamClient {
   /** Whether a key belongs to the desired subscriptions (positions of others are not resumed). */
   private wanted(key: string): boolean {
     if (this.symbols.has(key)) return true;
-    if (key.endsWith(':trades')) {
-      const sym = key.slice(0, -':trades'.length);
+    const sym = tradesKeySymbol(key);
+    if (sym !== null) {
       return this.symbols.get(sym) === true || (this.wildcard && this.wildcardTrades && !this.excluded.has(sym));
     }
     return this.wildcard && !this.excluded.has(key);
@@ -283,7 +284,10 @@ export class StreamClient {
     // Each resumed key is sent once, with the first op that covers it.
     const assigned = new Set<string>();
     for (const op of ops) {
-      const covers = (k: string) => op.symbols![0] === '*' ? !k.endsWith(':trades') || op.trades === true : op.symbols!.includes(k) || (op.trades === true && k.endsWith(':trades') && op.symbols!.includes(k.slice(0, -7)));
+      const covers = (k: string) => {
+        const sym = tradesKeySymbol(k);
+        return op.symbols![0] === '*' ? sym === null || op.trades === true : op.symbols!.includes(k) || (op.trades === true && sym !== null && op.symbols!.includes(sym));
+      };
       const mine = Object.keys(since).filter((k) => !assigned.has(k) && covers(k));
       mine.forEach((k) => assigned.add(k));
       if (mine.length > 0) op.since = Object.fromEntries(mine.map((k) => [k, since[k]]));

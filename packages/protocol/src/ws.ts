@@ -32,6 +32,7 @@
  * `recovered` for the key followed by the missed updates; otherwise `reset`
  * followed by a fresh `snapshot`.
  */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { AlertEvent, ClassifiedTrade, ForeignState, ForeignTop, IndexState, QuoteState, SystemAlert } from './state.ts';
 import type { ErrorCode, ErrorDetail } from './errors.ts';
 import type { AccountState, TradingEvent } from './trading.ts';
@@ -46,38 +47,50 @@ export interface TradingPortfolio {
 export type Channel = 'market' | 'foreign' | 'index' | 'alerts' | 'trading';
 export const CHANNELS: readonly Channel[] = ['market', 'foreign', 'index', 'alerts', 'trading'];
 
-export interface StreamPos {
-  seq: number;
-  epoch: string;
-}
-
 // ---------- client -> server ----------
-export interface SubscribeOp {
-  op: 'subscribe';
-  /** Correlates the server's `subscribed`/`error` answer. */
-  id?: string;
-  /** Symbols or index ids; `["*"]` (or omitted) means everything on the channel. */
-  symbols?: string[];
-  /** market channel: also stream classified trades for these symbols. */
-  trades?: boolean;
-  /** Last position seen per key, to resume without gaps. */
-  since?: Record<string, StreamPos>;
-}
-export interface UnsubscribeOp {
-  op: 'unsubscribe';
-  id?: string;
-  symbols?: string[];
-}
-export interface PingOp {
-  op: 'ping';
-  id?: string;
-}
-export interface AuthOp {
-  op: 'auth';
-  id?: string;
-  token: string;
-}
+// TypeBox schemas with their static types (as rest.ts does): the gateway
+// validates frames with these and clients type their ops with them, so there
+// is one definition. Strict: unknown fields are rejected so that a typo such as
+// `symbol` for `symbols` fails loudly instead of subscribing to everything.
+
+/** A key or symbol as sent by clients: `VNM`, `VNM:trades`, `user:42`, `top`, `*`. */
+export const WS_KEY_PATTERN = '^(\\*|[A-Za-z0-9._\\-]{1,20}(:[A-Za-z0-9._\\-]{1,60})?)$';
+/** Most symbols (or `since` keys) one subscribe/unsubscribe may name. */
+export const WS_MAX_KEYS_PER_OP = 10_000;
+const WsKey = Type.String({ pattern: WS_KEY_PATTERN });
+const OpId = Type.String({ maxLength: 64 });
+const strict = { additionalProperties: false } as const;
+
+export const StreamPos = Type.Object({ seq: Type.Integer({ minimum: 0 }), epoch: Type.String({ maxLength: 64 }) }, strict);
+export type StreamPos = Static<typeof StreamPos>;
+
+export const SubscribeOp = Type.Object(
+  {
+    op: Type.Literal('subscribe'),
+    /** Correlates the server's `subscribed`/`error` answer. */
+    id: Type.Optional(OpId),
+    /** Symbols or index ids; `["*"]` (or omitted) means everything on the channel. */
+    symbols: Type.Optional(Type.Array(WsKey, { maxItems: WS_MAX_KEYS_PER_OP })),
+    /** market channel: also stream classified trades for these symbols. */
+    trades: Type.Optional(Type.Boolean()),
+    /** Last position seen per key, to resume without gaps (keys checked against WS_KEY_PATTERN by the server: TypeBox does not apply a pattern to Record keys). */
+    since: Type.Optional(Type.Record(Type.String(), StreamPos, { maxProperties: WS_MAX_KEYS_PER_OP })),
+  },
+  strict,
+);
+export type SubscribeOp = Static<typeof SubscribeOp>;
+export const UnsubscribeOp = Type.Object(
+  { op: Type.Literal('unsubscribe'), id: Type.Optional(OpId), symbols: Type.Optional(Type.Array(WsKey, { maxItems: WS_MAX_KEYS_PER_OP })) },
+  strict,
+);
+export type UnsubscribeOp = Static<typeof UnsubscribeOp>;
+export const PingOp = Type.Object({ op: Type.Literal('ping'), id: Type.Optional(OpId) }, strict);
+export type PingOp = Static<typeof PingOp>;
+export const AuthOp = Type.Object({ op: Type.Literal('auth'), id: Type.Optional(OpId), token: Type.String({ minLength: 1, maxLength: 8192 }) }, strict);
+export type AuthOp = Static<typeof AuthOp>;
 export type ClientMessage = SubscribeOp | UnsubscribeOp | PingOp | AuthOp;
+/** The schema of each client op, by `op`. */
+export const CLIENT_OPS = { subscribe: SubscribeOp, unsubscribe: UnsubscribeOp, ping: PingOp, auth: AuthOp } as const satisfies Record<ClientMessage['op'], TSchema>;
 
 // ---------- server -> client ----------
 export interface ChannelData {
@@ -183,10 +196,31 @@ export const WS_CLOSE = {
 } as const;
 export type WsCloseCode = (typeof WS_CLOSE)[keyof typeof WS_CLOSE];
 
-/** Keys helpers shared by server and client. */
-export const tradesKey = (symbol: string) => `${symbol}:trades`;
+// ---------- endpoints and stream keys (shared by server and clients) ----------
+/** The WebSocket endpoint of each channel. */
+export const WS_PATHS = {
+  '/ws/market': 'market',
+  '/ws/foreign': 'foreign',
+  '/ws/index': 'index',
+  '/ws/alerts': 'alerts',
+  '/ws/trading': 'trading',
+} as const satisfies Record<string, Channel>;
+export type WsPath = keyof typeof WS_PATHS;
+/** The path of a channel's endpoint. */
+export const wsPath = (channel: Channel): WsPath => `/ws/${channel}` as WsPath;
+/** The channel served at `path`, or null. */
+export const channelForPath = (path: string): Channel | null => (Object.hasOwn(WS_PATHS, path) ? WS_PATHS[path as WsPath] : null);
+
+/** Foreign-channel key of the market-wide top buyers/sellers (ForeignTop). */
+export const FOREIGN_TOP_KEY = 'top';
+const TRADES_SUFFIX = ':trades';
+/** Market-channel key of a symbol's classified trades (event stream). */
+export const tradesKey = (symbol: string) => `${symbol}${TRADES_SUFFIX}`;
+export const isTradesKey = (key: string) => key.endsWith(TRADES_SUFFIX);
+/** The symbol of a trades key, or null when `key` is not one. */
+export const tradesKeySymbol = (key: string): string | null => (isTradesKey(key) ? key.slice(0, -TRADES_SUFFIX.length) : null);
 export const alertsKey = (userId: string) => `user:${userId}`;
 /** Alerts-channel key of the notices for every user (SystemAlert). */
 export const SYSTEM_ALERTS_KEY = 'system';
 export const isEventKey = (channel: Channel, key: string) =>
-  (channel === 'market' && key.endsWith(':trades')) || channel === 'alerts' || (channel === 'trading' && !key.startsWith('portfolio:'));
+  (channel === 'market' && isTradesKey(key)) || channel === 'alerts' || (channel === 'trading' && !key.startsWith('portfolio:'));

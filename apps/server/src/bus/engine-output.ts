@@ -2,10 +2,8 @@
  * Which engine outputs become which streams (protocol/ws.ts "Keys per
  * channel"). reference/bar/session outputs are served by REST, not streamed.
  */
-import { alertsKey, tradesKey, type EngineOutput } from '@stock-tracker/protocol';
+import { FOREIGN_TOP_KEY, alertsKey, tradesKey, type EngineOutput } from '@stock-tracker/protocol';
 import type { BusMessage, StreamPublisher } from './types.ts';
-
-export const FOREIGN_TOP_KEY = 'top';
 
 export function publishEngineOutput(pub: StreamPublisher, out: EngineOutput): BusMessage | null {
   switch (out.type) {

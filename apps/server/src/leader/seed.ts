@@ -37,13 +37,11 @@
 import type { Redis } from 'ioredis';
 import type { MarketEngine } from '@stock-tracker/engine';
 import type { ClassifiedTrade, EngineOutput, ForeignState, QuoteState, SymbolRef, SystemAlert } from '@stock-tracker/protocol';
-import { SYSTEM_ALERTS_KEY } from '@stock-tracker/protocol';
+import { FOREIGN_TOP_KEY, SYSTEM_ALERTS_KEY, isTradesKey } from '@stock-tracker/protocol';
 import { rulesFor, tradingDateOf, daySchedule } from '@stock-tracker/rules';
 import type { Db } from '../storage/db.ts';
 import { parseEntry, parseHead, parseLatest, redisBusKeys } from '../bus/redis/keys.ts';
-import { FOREIGN_TOP_KEY } from '../bus/engine-output.ts';
 
-const TRADES_SUFFIX = ':trades';
 const SIDES = new Set(['buy', 'sell', 'unknown']);
 
 export interface SeedData {
@@ -108,7 +106,7 @@ export async function loadSeed(db: Db, redis: Redis, prefix: string, refs: reado
   try {
     const [head, latestMarket, latestForeign] = await Promise.all([redis.hgetall(k.head('market')), redis.hgetall(k.latest('market')), redis.hgetall(k.latest('foreign'))]);
     for (const [key, raw] of Object.entries(latestMarket)) {
-      if (key.endsWith(TRADES_SUFFIX)) continue;
+      if (isTradesKey(key)) continue;
       const q = parseLatest('market', key, raw)?.data as QuoteState | undefined;
       if (q && typeof q.symbol === 'string' && typeof q.ts === 'number') data.quotes.push(q);
     }
@@ -118,7 +116,7 @@ export async function loadSeed(db: Db, redis: Redis, prefix: string, refs: reado
       if (f && typeof f.symbol === 'string' && typeof f.ts === 'number') data.foreign.push(f);
     }
     const keys = Object.entries(head)
-      .filter(([key, raw]) => key.endsWith(TRADES_SUFFIX) && parseHead(raw)?.kind === 'event')
+      .filter(([key, raw]) => isTradesKey(key) && parseHead(raw)?.kind === 'event')
       .map(([key]) => key);
     // Gaps already reported today (ids `gap:<symbol>:<date>:<trade>`): expected − seen is the day's missing total then.
     for (const [, flat] of await redis.xrange(k.stream('alerts', SYSTEM_ALERTS_KEY), '-', '+')) {

@@ -31,7 +31,7 @@ import {
 import { DEFAULT_INDICES } from '@stock-tracker/engine';
 import type { Channel } from '@stock-tracker/protocol';
 import { parseLatest, redisBusKeys, type RedisBusKeys } from '../bus/redis/keys.ts';
-import { FOREIGN_TOP_KEY } from '../bus/engine-output.ts';
+import { FOREIGN_TOP_KEY } from '@stock-tracker/protocol';
 import { whenReady } from '../bus/redis/connection.ts';
 import type { FeedInfo, LiveMarket } from '../http/deps.ts';
 import { viewKeys, type ViewKeys, type ViewStatus } from './keys.ts';

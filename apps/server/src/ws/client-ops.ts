@@ -1,35 +1,12 @@
 /**
  * Parsing and validation of client -> server frames (protocol/ws.ts
- * ClientMessage). Strict: unknown fields are rejected so that a typo such as
- * `symbol` for `symbols` fails loudly instead of subscribing to everything.
+ * ClientMessage) against the protocol's schemas (CLIENT_OPS), the one definition
+ * of the client ops; this module adds only the error shaping.
  */
-import { Type, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import type { ClientMessage, ErrorCode, ErrorDetail } from '@stock-tracker/protocol';
+import { CLIENT_OPS, WS_KEY_PATTERN, type ClientMessage, type ErrorCode, type ErrorDetail } from '@stock-tracker/protocol';
 
-/** A key or symbol as sent by clients: `VNM`, `VNM:trades`, `user:42`, `top`, `*`. */
-export const KEY_PATTERN = '^(\\*|[A-Za-z0-9._\\-]{1,20}(:[A-Za-z0-9._\\-]{1,60})?)$';
-const KEY_RE = new RegExp(KEY_PATTERN);
-const Key = Type.String({ pattern: KEY_PATTERN });
-const Id = Type.String({ maxLength: 64 });
-const Pos = Type.Object({ seq: Type.Integer({ minimum: 0 }), epoch: Type.String({ maxLength: 64 }) }, { additionalProperties: false });
-const strict = { additionalProperties: false } as const;
-
-const SCHEMAS: Record<ClientMessage['op'], TSchema> = {
-  subscribe: Type.Object(
-    {
-      op: Type.Literal('subscribe'),
-      id: Type.Optional(Id),
-      symbols: Type.Optional(Type.Array(Key, { maxItems: 10_000 })),
-      trades: Type.Optional(Type.Boolean()),
-      since: Type.Optional(Type.Record(Type.String(), Pos, { maxProperties: 10_000 })),
-    },
-    strict,
-  ),
-  unsubscribe: Type.Object({ op: Type.Literal('unsubscribe'), id: Type.Optional(Id), symbols: Type.Optional(Type.Array(Key, { maxItems: 10_000 })) }, strict),
-  ping: Type.Object({ op: Type.Literal('ping'), id: Type.Optional(Id) }, strict),
-  auth: Type.Object({ op: Type.Literal('auth'), id: Type.Optional(Id), token: Type.String({ minLength: 1, maxLength: 8192 }) }, strict),
-};
+const KEY_RE = new RegExp(WS_KEY_PATTERN);
 
 export type ParseResult =
   | { ok: true; msg: ClientMessage }
@@ -52,7 +29,7 @@ export function parseClientMessage(text: string): ParseResult {
   if (typeof obj.op !== 'string') {
     return { ok: false, code: 'VALIDATION_FAILED', message: 'Missing `op`.', id, details: [{ path: '/op', issue: 'required string' }] };
   }
-  const schema = Object.hasOwn(SCHEMAS, obj.op) ? SCHEMAS[obj.op as ClientMessage['op']] : undefined;
+  const schema = Object.hasOwn(CLIENT_OPS, obj.op) ? CLIENT_OPS[obj.op as ClientMessage['op']] : undefined;
   if (!schema) return { ok: false, code: 'UNKNOWN_OP', message: `Unknown op '${obj.op.slice(0, 40)}'.`, id };
   if (!Value.Check(schema, obj)) {
     const details: ErrorDetail[] = [];

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AppError, WS_CLOSE, type Channel, type ErrorCode } from '@stock-tracker/protocol';
+import { AppError, WS_CLOSE, channelForPath, type Channel, type ErrorCode } from '@stock-tracker/protocol';
 import { selectWsProtocol } from '../auth/bearer.ts';
 import type { BusMessage } from '../bus/types.ts';
 import { clientIpResolver } from './client-ip.ts';
@@ -19,18 +19,10 @@ import { resolveOptions, type AuthUser, type WsGatewayOptions } from './options.
 import { originAllowed } from './origin.ts';
 import type { SentKind } from './outbox.ts';
 
-export const WS_PATHS: Readonly<Record<string, Channel>> = {
-  '/ws/market': 'market',
-  '/ws/foreign': 'foreign',
-  '/ws/index': 'index',
-  '/ws/alerts': 'alerts',
-  '/ws/trading': 'trading',
-};
-
 /** The channel served at a request URL, or null. */
 export function channelForUrl(url: string | undefined): Channel | null {
   const path = (url ?? '/').split('?', 1)[0].replace(/\/+$/, '');
-  return Object.hasOwn(WS_PATHS, path) ? WS_PATHS[path] : null;
+  return channelForPath(path);
 }
 
 export interface WsGatewayStats {

@@ -5,7 +5,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router-dom';
-import type { ForeignState, ForeignTop, SnapshotMsg, UpdateMsg } from '@stock-tracker/protocol';
+import { FOREIGN_TOP_KEY, type ForeignState, type ForeignTop, type SnapshotMsg, type UpdateMsg } from '@stock-tracker/protocol';
 import { NetFlowChart } from '../chart/NetFlowChart.tsx';
 import { StaleNotice } from '../components/ConnectionStatus.tsx';
 import { changeTone, toneClass } from '../lib/colors.ts';
@@ -87,8 +87,8 @@ export default function ForeignPage() {
   useEffect(() => {
     if (topQ.data) setTop((cur) => (cur && cur.ts > topQ.data.ts ? cur : topQ.data));
   }, [topQ.data]);
-  useStream('/ws/foreign', ['top'], {}, useCallback((m: SnapshotMsg | UpdateMsg) => {
-    if (m.key === 'top' && isTop(m.data)) setTop(m.data);
+  useStream('/ws/foreign', [FOREIGN_TOP_KEY], {}, useCallback((m: SnapshotMsg | UpdateMsg) => {
+    if (m.key === FOREIGN_TOP_KEY && isTop(m.data)) setTop(m.data);
   }, []));
 
   const selected = (params.get('s') ?? top?.buyers[0]?.symbol ?? top?.sellers[0]?.symbol ?? '').toUpperCase();

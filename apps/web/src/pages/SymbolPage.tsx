@@ -7,7 +7,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useParams, useSearchParams } from 'react-router-dom';
-import type { Bar, BarInterval, ClassifiedTrade, QuoteState, SnapshotMsg, UpdateMsg } from '@stock-tracker/protocol';
+import { tradesKey, type Bar, type BarInterval, type ClassifiedTrade, type QuoteState, type SnapshotMsg, type UpdateMsg } from '@stock-tracker/protocol';
 import type { ApiError } from '@stock-tracker/client';
 import { AlertForm } from '../alerts/AlertForm.tsx';
 import { AlertHistory } from '../alerts/AlertHistory.tsx';
@@ -117,7 +117,7 @@ export default function SymbolPage() {
         if (looksLikeQuote(msg.data)) quotes.set(symbol, msg.data as QuoteState);
         return;
       }
-      if (msg.key !== `${symbol}:trades`) return;
+      if (msg.key !== tradesKey(symbol)) return;
       const items = (Array.isArray(msg.data) ? msg.data : [msg.data]).filter(looksLikeTrade);
       for (const t of items) (msg.type === 'update' ? pushLive : pushSnapshot)(t);
     },

@@ -4,7 +4,7 @@
  * only routes its messages. The client is injected as a factory so tests and
  * the benchmark can drive the app without sockets.
  */
-import { SYSTEM_ALERTS_KEY, type AlertEvent, type ClassifiedTrade, type IndexState, type QuoteState, type SnapshotMsg, type SystemAlert, type UpdateMsg } from '@stock-tracker/protocol';
+import { SYSTEM_ALERTS_KEY, isTradesKey, wsPath, type AlertEvent, type ClassifiedTrade, type IndexState, type QuoteState, type SnapshotMsg, type SystemAlert, type UpdateMsg } from '@stock-tracker/protocol';
 import type { AlertFeed } from './alert-feed.ts';
 import type { ConnectionState, ConnectionStore } from './connection.ts';
 import type { IndexStore } from './index-store.ts';
@@ -78,22 +78,22 @@ export class MarketHub {
     if (this.clients.length) return;
     const { factory, quotes, indices, connection, alerts } = this.deps;
 
-    const market = factory({ url: this.url('/ws/market'), symbols: '*', trades: false });
+    const market = factory({ url: this.url(wsPath('market')), symbols: '*', trades: false });
     this.listen(market, (msg) => {
-      if (msg.key.endsWith(':trades')) return; // trades belong to the symbol page's own stream
+      if (isTradesKey(msg.key)) return; // trades belong to the symbol page's own stream
       if (!looksLikeQuote(msg.data)) return this.bad();
       quotes.set(msg.data.symbol, msg.data);
     });
     // The board's liveness is the market stream's: that is what the numbers come from.
     this.offs.push(market.on('state', (s) => connection.setState(s)));
 
-    const index = factory({ url: this.url('/ws/index'), symbols: '*' });
+    const index = factory({ url: this.url(wsPath('index')), symbols: '*' });
     this.listen(index, (msg) => {
       if (!looksLikeIndex(msg.data)) return this.bad();
       indices.update(msg.data);
     });
 
-    const alertStream = factory({ url: this.url('/ws/alerts'), symbols: '*' });
+    const alertStream = factory({ url: this.url(wsPath('alerts')), symbols: '*' });
     this.listen(alertStream, (msg) => {
       const items = Array.isArray(msg.data) ? msg.data : [msg.data];
       if (msg.key === SYSTEM_ALERTS_KEY) {

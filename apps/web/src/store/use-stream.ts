@@ -3,12 +3,12 @@
  * top): opened on mount, closed on unmount, with its connection state.
  */
 import { useEffect, useRef, useState } from 'react';
-import type { SnapshotMsg, UpdateMsg } from '@stock-tracker/protocol';
+import type { SnapshotMsg, UpdateMsg, WsPath } from '@stock-tracker/protocol';
 import { useServices } from '../services.tsx';
 import type { ConnectionState } from './connection.ts';
 
 export function useStream(
-  path: string,
+  path: WsPath,
   symbols: string[] | '*',
   opts: { trades?: boolean; enabled?: boolean },
   onMessage: (msg: SnapshotMsg | UpdateMsg) => void,
