@@ -26,6 +26,7 @@ import { healthRoutes } from './routes/health.ts';
 import { authRoutes } from './routes/auth.ts';
 import { createRequestAuth } from './auth.ts';
 import { canonicalPathGuard, installRateLimits } from './rate-limits.ts';
+import { DEFAULT_BOARD_MEMO_MS, memoBoard } from './board-memo.ts';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 const QUIET_PATHS = /^\/(healthz|readyz|metrics|api\/health)(\?|$)/;
@@ -114,12 +115,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   healthRoutes(app, deps);
 
   // Market data is public unless the deployment says otherwise; owned data always needs its user.
+  const boardMarket = memoBoard(deps.market, settings.boardMemo ?? { ttlMs: DEFAULT_BOARD_MEMO_MS });
   const marketGuard = auth.mode === 'accounts' && settings.auth?.publicMarketData === false ? auth.requireUser : undefined;
   await app.register(
     async (api) => {
       await api.register(async (market) => {
         if (marketGuard) market.addHook('onRequest', marketGuard);
-        marketRoutes(market, deps);
+        marketRoutes(market, { ...deps, market: boardMarket });
       });
       await api.register(async (owned) => {
         owned.addHook('onRequest', auth.requireUser);

@@ -68,6 +68,8 @@ export interface HttpSettings {
   quotas?: { alertRulesPerUser: number; alertRulesPerSymbol: number; watchlistsPerUser: number };
   /** Accounts (docs/security.md). Absent: AUTH_MODE=none, every request acts for the local default user. */
   auth?: { mode: 'none' | 'accounts'; registrationEnabled: boolean; publicMarketData: boolean };
+  /** Memo of full-board reads (quotes, symbols, market status, foreign top); default 250 ms, 0 off (board-memo.ts). */
+  boardMemo?: { ttlMs: number; now?: () => number };
   /** Serve the SPA from this directory when it holds a build. */
   webDist?: string | null;
   /** Browser security headers (embedded mode; the edge sets them in production). */
