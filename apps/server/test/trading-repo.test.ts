@@ -152,6 +152,19 @@ describe.each(STORAGE_KINDS)('trading repository on %s', (kind) => {
     expect((await repo.commands.get(alice, command.id))?.status).toBe('rejected');
   });
 
+  it('never overshoots a quota, even with concurrent creations', async () => {
+    const users = createRepositories(storage.db).users;
+    const carol = (await users.create({ username: `carol-${randomUUID()}` })).id;
+    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => repo.accounts.create(carol, { name: `a${i}`, market: 'VN', startingCash: 1 }, 3)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['QUOTA_EXCEEDED', 'QUOTA_EXCEEDED', 'QUOTA_EXCEEDED']);
+    expect(await repo.accounts.count(carol)).toBe(3);
+    const acc = (await repo.accounts.list(carol))[0]!;
+    const orders = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => repo.commands.enqueue(carol, acc.id, 'submit', {}, `q${i}`, 2)));
+    expect(orders.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(await repo.orders.countOpen(carol)).toBe(2);
+  });
+
   it('runs one backtest per user at a time', async () => {
     const b = await repo.backtests.start(alice, { tape: 't' }, 60_000);
     await expect(repo.backtests.start(alice, { tape: 't' }, 60_000)).rejects.toMatchObject({ code: 'CONFLICT' });

@@ -290,7 +290,8 @@ function beforeClause(cursor: string | undefined, params: unknown[], tsCol = 'ts
 
 export interface TradingRepo {
   accounts: {
-    create(userId: string, input: AccountCreate): Promise<TradingAccountRecord>;
+    /** With `max`, refuses (409 QUOTA_EXCEEDED) when the user already holds `max` accounts (checked under the user's row lock). */
+    create(userId: string, input: AccountCreate, max?: number): Promise<TradingAccountRecord>;
     list(userId: string): Promise<TradingAccountRecord[]>;
     get(userId: string, id: string): Promise<TradingAccountRecord | undefined>;
     count(userId: string): Promise<number>;
@@ -307,7 +308,7 @@ export interface TradingRepo {
      * Stores a command. With a clientKey (a submit's idempotency key) an existing
      * command with that key on the account is returned instead, `created: false`.
      */
-    enqueue(userId: string, accountId: string, kind: CommandKind, payload: Record<string, unknown>, clientKey?: string): Promise<{ command: CommandRecord; created: boolean }>;
+    enqueue(userId: string, accountId: string, kind: CommandKind, payload: Record<string, unknown>, clientKey?: string, maxOpenOrders?: number): Promise<{ command: CommandRecord; created: boolean }>;
     get(userId: string, id: string): Promise<CommandRecord | undefined>;
     byClientKey(userId: string, accountId: string, clientKey: string): Promise<CommandRecord | undefined>;
     /** Runner: pending commands in the order they were accepted (one account, or all). */
@@ -334,7 +335,8 @@ export interface TradingRepo {
   };
   equity: { list(userId: string, accountId: string, opts: { from?: number; to?: number; limit: number }): Promise<EquityPoint[]> };
   strategies: {
-    create(userId: string, input: StrategyCreate): Promise<StrategyRecord>;
+    /** With `max`, refuses (409 QUOTA_EXCEEDED) when the user already holds `max` strategies. */
+    create(userId: string, input: StrategyCreate, max?: number): Promise<StrategyRecord>;
     list(userId: string, accountId?: string): Promise<StrategyRecord[]>;
     get(userId: string, id: string): Promise<StrategyRecord | undefined>;
     count(userId: string): Promise<number>;
@@ -358,18 +360,36 @@ export interface TradingRepo {
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
 }
 
+const OPEN_ORDERS_SQL = `SELECT (SELECT count(*) FROM trading_orders o JOIN trading_accounts a ON a.id = o.account_id WHERE a.user_id = $1 AND o.open)
+                             + (SELECT count(*) FROM trading_commands WHERE user_id = $1 AND kind = 'submit' AND status = 'pending') AS n`;
+
 export function createTradingRepo(db: Db): TradingRepo {
   const one = async (sql: string, params: unknown[], on: Db = db): Promise<Row | undefined> => (await on.query<Row>(sql, params)).rows[0];
   const all = async (sql: string, params: unknown[] = []): Promise<Row[]> => (await db.query<Row>(sql, params)).rows;
+  /**
+   * Runs `insert` in a transaction holding the user's row lock after checking `countSql` < max, so concurrent
+   * creations of one user serialise and never overshoot the quota (the alert-rule scheme).
+   */
+  const withinQuota = <T>(userId: string, max: number | undefined, countSql: string, what: string, insert: (tx: Db) => Promise<T>): Promise<T> => {
+    if (max === undefined) return insert(db);
+    return db.transaction(async (tx) => {
+      await tx.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [userId]);
+      if (num((await one(countSql, [userId], tx))!.n) >= max) throw new AppError('QUOTA_EXCEEDED', `You have reached the limit of ${max} ${what}.`, [{ path: 'body', issue: `at most ${max} ${what} per user` }]);
+      return insert(tx);
+    });
+  };
 
   return {
     accounts: {
-      async create(userId, input) {
-        const r = await one(
-          `INSERT INTO trading_accounts (id, user_id, name, market, starting_cash, risk_limits, fees) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING ${ACCOUNT_COLS}`,
-          [randomUUID(), userId, input.name, input.market, input.startingCash, JSON.stringify(input.riskLimits ?? {}), input.fees ?? 'default'],
-        );
-        return toAccount(r!);
+      async create(userId, input, max) {
+        return withinQuota(userId, max, 'SELECT count(*)::int AS n FROM trading_accounts WHERE user_id = $1', 'trading accounts', async (tx) => {
+          const r = await one(
+            `INSERT INTO trading_accounts (id, user_id, name, market, starting_cash, risk_limits, fees) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING ${ACCOUNT_COLS}`,
+            [randomUUID(), userId, input.name, input.market, input.startingCash, JSON.stringify(input.riskLimits ?? {}), input.fees ?? 'default'],
+            tx,
+          );
+          return toAccount(r!);
+        });
       },
       list: async (userId) => (await all(`SELECT ${ACCOUNT_COLS} FROM trading_accounts WHERE user_id = $1 ORDER BY created_at, id`, [userId])).map(toAccount),
       async get(userId, id) {
@@ -398,13 +418,16 @@ export function createTradingRepo(db: Db): TradingRepo {
     },
 
     commands: {
-      async enqueue(userId, accountId, kind, payload, clientKey) {
+      async enqueue(userId, accountId, kind, payload, clientKey, maxOpenOrders) {
         const id = randomUUID();
         try {
-          const r = await one(
-            `INSERT INTO trading_commands (id, user_id, account_id, kind, client_key, payload) SELECT $1, $2, $3, $4, $5, $6::jsonb
-             WHERE EXISTS (SELECT 1 FROM trading_accounts WHERE id = $3 AND user_id = $2) RETURNING ${COMMAND_COLS}`,
-            [id, userId, accountId, kind, clientKey ?? null, JSON.stringify(payload)],
+          const r = await withinQuota(userId, maxOpenOrders, OPEN_ORDERS_SQL, 'open orders', (tx) =>
+            one(
+              `INSERT INTO trading_commands (id, user_id, account_id, kind, client_key, payload) SELECT $1, $2, $3, $4, $5, $6::jsonb
+               WHERE EXISTS (SELECT 1 FROM trading_accounts WHERE id = $3 AND user_id = $2) RETURNING ${COMMAND_COLS}`,
+              [id, userId, accountId, kind, clientKey ?? null, JSON.stringify(payload)],
+              tx,
+            ),
           );
           if (!r) throw new AppError('NOT_FOUND', `No trading account '${accountId}'.`, [{ path: 'params.accountId', issue: 'no such account' }]);
           return { command: toCommand(r), created: true };
@@ -461,12 +484,7 @@ export function createTradingRepo(db: Db): TradingRepo {
         return r && toOrder(r);
       },
       async countOpen(userId) {
-        const r = await one(
-          `SELECT (SELECT count(*) FROM trading_orders o JOIN trading_accounts a ON a.id = o.account_id WHERE a.user_id = $1 AND o.open)
-                + (SELECT count(*) FROM trading_commands WHERE user_id = $1 AND kind = 'submit' AND status = 'pending') AS n`,
-          [userId],
-        );
-        return num(r!.n);
+        return num((await one(OPEN_ORDERS_SQL, [userId]))!.n);
       },
     },
 
@@ -518,12 +536,15 @@ export function createTradingRepo(db: Db): TradingRepo {
     },
 
     strategies: {
-      async create(userId, input) {
+      async create(userId, input, max) {
         // The account must be the caller's: checked in the same statement.
-        const r = await one(
-          `INSERT INTO trading_strategies (id, user_id, account_id, name, params, symbols) SELECT $1, $2, $3, $4, $5::jsonb, $6::text[]
-           WHERE EXISTS (SELECT 1 FROM trading_accounts WHERE id = $3 AND user_id = $2) RETURNING ${STRATEGY_COLS}`,
-          [randomUUID(), userId, input.accountId, input.name, JSON.stringify(input.params), input.symbols],
+        const r = await withinQuota(userId, max, 'SELECT count(*)::int AS n FROM trading_strategies WHERE user_id = $1', 'strategies', (tx) =>
+          one(
+            `INSERT INTO trading_strategies (id, user_id, account_id, name, params, symbols) SELECT $1, $2, $3, $4, $5::jsonb, $6::text[]
+             WHERE EXISTS (SELECT 1 FROM trading_accounts WHERE id = $3 AND user_id = $2) RETURNING ${STRATEGY_COLS}`,
+            [randomUUID(), userId, input.accountId, input.name, JSON.stringify(input.params), input.symbols],
+            tx,
+          ),
         );
         if (!r) throw new AppError('NOT_FOUND', `No trading account '${input.accountId}'.`, [{ path: 'body.accountId', issue: 'no such account' }]);
         return toStrategy(r);

@@ -33,7 +33,6 @@ import type { TradingNotifier } from './sync.ts';
 export const accountNotFound = (id: string, path = 'params.accountId') => new AppError('NOT_FOUND', `No trading account '${id}'.`, [{ path, issue: 'no such account' }]);
 const orderNotFound = (id: string) => new AppError('NOT_FOUND', `No order '${id}'.`, [{ path: 'params.orderId', issue: 'no such order' }]);
 const strategyNotFound = (id: string) => new AppError('NOT_FOUND', `No strategy '${id}'.`, [{ path: 'params.id', issue: 'no such strategy' }]);
-const quota = (what: string, max: number, path: string) => new AppError('QUOTA_EXCEEDED', `You have reached the limit of ${max} ${what}.`, [{ path, issue: `at most ${max} ${what} per user` }]);
 
 /** The answer to an order command: the order (201 new / 200 replayed or changed) or 202 pending. */
 export type OrderAnswer = { status: 200 | 201; order: Order } | { status: 202; pending: TradingCommandAccepted };
@@ -80,14 +79,12 @@ export class TradingService {
   // ---------- accounts ----------
 
   async createAccount(userId: string, body: TradingAccountCreate): Promise<TradingAccount> {
-    if ((await this.repo.accounts.count(userId)) >= this.settings.maxAccounts) throw quota('trading accounts', this.settings.maxAccounts, 'body');
     const market = body.market ?? 'VN';
-    const rec = await this.repo.accounts.create(userId, {
-      name: body.name,
-      market,
-      startingCash: body.startingCash ?? (market === 'US' ? this.settings.startingCashUs : this.settings.startingCashVn),
-      riskLimits: body.riskLimits ?? {},
-    });
+    const rec = await this.repo.accounts.create(
+      userId,
+      { name: body.name, market, startingCash: body.startingCash ?? (market === 'US' ? this.settings.startingCashUs : this.settings.startingCashVn), riskLimits: body.riskLimits ?? {} },
+      this.settings.maxAccounts,
+    );
     this.notifier.announce(rec.id);
     return toTradingAccount(rec, null);
   }
@@ -137,8 +134,7 @@ export class TradingService {
       const seen = await this.repo.commands.byClientKey(userId, accountId, req.clientOrderId);
       if (seen) return this.replayed(userId, accountId, seen, order);
     }
-    if ((await this.repo.orders.countOpen(userId)) >= this.settings.maxOpenOrders) throw quota('open orders', this.settings.maxOpenOrders, 'body');
-    const { command, created } = await this.repo.commands.enqueue(userId, accountId, 'submit', { order }, clientOrderId);
+    const { command, created } = await this.repo.commands.enqueue(userId, accountId, 'submit', { order }, clientOrderId, this.settings.maxOpenOrders);
     if (!created) return this.replayed(userId, accountId, command, order);
     this.notifier.announce(accountId);
     await this.notifier.waitSettled(userId, command.id, this.settings.commandWaitMs);
@@ -237,8 +233,7 @@ export class TradingService {
     } catch (err) {
       throw new AppError('VALIDATION_FAILED', 'The strategy is not valid.', [{ path: 'body', issue: err instanceof Error ? err.message : String(err) }]);
     }
-    if ((await this.repo.strategies.count(userId)) >= this.settings.maxStrategies) throw quota('strategies', this.settings.maxStrategies, 'body');
-    const rec = await this.repo.strategies.create(userId, { accountId: body.accountId, name: body.strategy, params: body.params ?? {}, symbols: body.symbols });
+    const rec = await this.repo.strategies.create(userId, { accountId: body.accountId, name: body.strategy, params: body.params ?? {}, symbols: body.symbols }, this.settings.maxStrategies);
     return toTradingStrategy(rec);
   }
 
