@@ -1,6 +1,7 @@
 /**
  * WebSocket gateway: upgrade checks (path, origin, per-IP limit, auth), one
- * bus subscription fanned out to connections through a key index, heartbeat,
+ * bus subscription fanned out to connections through a key index
+ * (subscription-index.ts) with coalesced writes (write-coalescer.ts), heartbeat,
  * metrics and graceful close. Mounted on the Node http.Server that Fastify
  * uses, via its `upgrade` event.
  */
@@ -17,6 +18,8 @@ import { createWsMetrics } from './metrics.ts';
 import { clientRequestId, refuseUpgrade } from './http-refusal.ts';
 import { resolveOptions, type AuthUser, type WsGatewayOptions } from './options.ts';
 import { originAllowed } from './origin.ts';
+import { SubscriptionIndex } from './subscription-index.ts';
+import { createWriteCoalescer } from './write-coalescer.ts';
 import type { SentKind } from './outbox.ts';
 
 /** The channel served at a request URL, or null. */
@@ -57,11 +60,6 @@ export interface WsGateway {
   revokeSessions(sessionIds: Iterable<string>): number;
 }
 
-interface ChannelIndex {
-  keyed: Map<string, Set<WsConnection>>;
-  wildcard: Set<WsConnection>;
-}
-
 export function createWsGateway(options: WsGatewayOptions): WsGateway {
   const opts = resolveOptions(options);
   const log = opts.log;
@@ -69,7 +67,8 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
   // The answered subprotocol is never a `bearer.<token>` one: the token must not be echoed back.
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false, handleProtocols: selectWsProtocol });
   const conns = new Set<WsConnection>();
-  const index = new Map<Channel, ChannelIndex>();
+  const index = new SubscriptionIndex<WsConnection>();
+  const coalescer = createWriteCoalescer(opts.coalesceWrites);
   const ipCounts = new Map<string, number>();
   const idPrefix = randomBytes(4).toString('hex');
   const clientIp = clientIpResolver(opts.trustProxy);
@@ -78,30 +77,14 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
   const totals = { subscriptions: 0, messagesSent: 0, conflated: 0, slowConsumerCloses: 0, protocolErrors: 0, refusedUpgrades: 0 };
   const sentChildren = new Map<Channel, Map<SentKind, { inc(): void }>>();
 
-  const channelIndex = (c: Channel): ChannelIndex => {
-    let i = index.get(c);
-    if (!i) index.set(c, (i = { keyed: new Map(), wildcard: new Set() }));
-    return i;
-  };
-
   const host: ConnectionHost = {
     bus: opts.bus,
     opts,
     index(conn, key, add) {
-      const keyed = channelIndex(conn.ctx.channel).keyed;
-      let set = keyed.get(key);
-      if (add) {
-        if (!set) keyed.set(key, (set = new Set()));
-        set.add(conn);
-      } else if (set) {
-        set.delete(conn);
-        if (set.size === 0) keyed.delete(key);
-      }
+      index.setKey(conn.ctx.channel, key, conn, add);
     },
     setWildcard(conn, on) {
-      const w = channelIndex(conn.ctx.channel).wildcard;
-      if (on) w.add(conn);
-      else w.delete(conn);
+      index.setWildcard(conn.ctx.channel, conn, on);
     },
     subscriptionsChanged(delta) {
       if (delta === 0) return;
@@ -132,43 +115,12 @@ export function createWsGateway(options: WsGatewayOptions): WsGateway {
       log.warn({ conn: conn.ctx.id, ip: conn.ctx.ip, channel: conn.ctx.channel }, 'ws slow consumer closed');
       conn.close(WS_CLOSE.SLOW_CONSUMER, 'slow consumer');
     },
-    willWrite() {}, // set below, with the coalescing state
+    willWrite(conn) {
+      coalescer.willWrite(conn.ctx.socket);
+    },
   };
 
-  /**
-   * Write coalescing. A socket written to is corked until the next turn of the
-   * event loop, so the frames one bus batch (an XREAD of many messages, a
-   * subscribe's snapshots) produces for a connection leave in one writev
-   * instead of one syscall each: in bursts that cut the replica's CPU per
-   * delivered frame several times over (docs/benchmarks.md). A lone message
-   * waits only until setImmediate, i.e. no timer delay.
-   */
-  const corked = new Set<Duplex>();
-  let uncorkScheduled = false;
-  const uncorkAll = () => {
-    uncorkScheduled = false;
-    for (const s of corked) s.uncork();
-    corked.clear();
-  };
-  host.willWrite = (conn) => {
-    const s = conn.ctx.socket;
-    if (!opts.coalesceWrites || corked.has(s) || s.destroyed) return;
-    s.cork();
-    corked.add(s);
-    if (!uncorkScheduled) {
-      uncorkScheduled = true;
-      setImmediate(uncorkAll);
-    }
-  };
-
-  const onBusMessage = (msg: BusMessage): void => {
-    const idx = index.get(msg.channel);
-    if (!idx) return;
-    const keyed = idx.keyed.get(msg.key);
-    if (keyed) for (const c of keyed) c.deliver(msg);
-    if (idx.wildcard.size > 0) for (const c of idx.wildcard) if (!keyed?.has(c) && c.wantsWildcard(msg.key)) c.deliver(msg);
-  };
-  const unsubscribeBus = opts.bus.subscribe(onBusMessage);
+  const unsubscribeBus = opts.bus.subscribe((msg: BusMessage) => index.route(msg));
 
   const heartbeat =
     opts.pingIntervalMs > 0
