@@ -271,12 +271,14 @@ export class SpillStore {
    * empty store holds no files. True when the store is now empty.
    */
   async compact(): Promise<boolean> {
-    if (this.peeked || this.rows > 0) return false;
-    for (const seg of [...this.segments]) {
-      if (this.tail?.seg === seg) await this.closeTail();
-      await this.dropSegment(seg);
-    }
-    return this.segments.length === 0;
+    if (this.peeked || this.segments.length > 1) return false;
+    const seg = this.segments[0];
+    if (!seg) return true;
+    // Read to its end (by position, not by row count: a skipped corrupt line never counts down).
+    if (this.reader?.seg !== seg || this.reader.pos < seg.size) return false;
+    if (this.tail?.seg === seg) await this.closeTail();
+    await this.dropSegment(seg);
+    return true;
   }
 
   async close(): Promise<void> {

@@ -839,7 +839,10 @@ export class StorageWriter {
     }
     // Everything appended is stored; what is still staged is the newest: back to memory.
     this.spillHeadAt = null;
-    if (!(await spill.compact())) return true;
+    if (!(await spill.compact())) {
+      await this.sleep(50); // not read to its end yet (cannot last): no busy loop
+      return !this.abandoned;
+    }
     const staged = this.stage;
     this.stage = [];
     this.stageBytes = 0;
