@@ -51,28 +51,54 @@ async function waitReady(url: string): Promise<void> {
   throw new Error(`${url}/readyz not 200 within ${READY_WITHIN_MS} ms (last: ${last})`);
 }
 
-/** Resolves with the first quote update that shows trading (a new trade: total volume up) after `from`; rejects with what was seen after `ms`. */
+/**
+ * Resolves with the first quote update that shows trading (a new trade: total
+ * volume up on a symbol already seen); rejects with what was seen after `ms`.
+ * A connection that fails is opened again within the time, as the web app does.
+ */
 function firstMovingQuote(url: string, ms: number): { result: Promise<QuoteState>; close: () => void } {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/ws/market`);
   const volume = new Map<string, number>();
   const seen: string[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let ws: WebSocket | undefined;
+  let done = false;
   const result = new Promise<QuoteState>((resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no moving quote on /ws/market within ${ms} ms of /readyz; last messages: ${seen.slice(-5).join(' | ') || 'none'}`)), ms);
-    ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', symbols: ['*'] })));
-    ws.on('error', reject);
-    ws.on('message', (raw) => {
-      const msg = JSON.parse(String(raw)) as ServerMessage;
-      if ((msg.type !== 'snapshot' && msg.type !== 'update') || msg.channel !== 'market') return;
-      const q = msg.data as QuoteState;
-      if (typeof q?.totalVolume !== 'number') return; // trades, not quote states
-      seen.push(`${msg.type} ${q.symbol} ${q.phase} vol=${q.totalVolume}`);
-      const before = volume.get(q.symbol);
-      volume.set(q.symbol, q.totalVolume);
-      if (msg.type === 'update' && before !== undefined && q.totalVolume > before) resolve(q);
-    });
+    timer = setTimeout(() => {
+      done = true;
+      reject(new Error(`no moving quote on /ws/market within ${ms} ms of /readyz; last messages: ${seen.slice(-5).join(' | ') || 'none'}`));
+    }, ms);
+    const connect = () => {
+      if (done) return;
+      const socket = new WebSocket(`${url.replace('http', 'ws')}/ws/market`);
+      ws = socket;
+      volume.clear();
+      socket.on('open', () => socket.send(JSON.stringify({ op: 'subscribe', symbols: ['*'] })));
+      socket.on('error', (err) => seen.push(`socket error: ${err.message}`));
+      socket.on('close', () => void (done || setTimeout(connect, 200)));
+      socket.on('message', (raw) => {
+        const msg = JSON.parse(String(raw)) as ServerMessage;
+        if ((msg.type !== 'snapshot' && msg.type !== 'update') || msg.channel !== 'market') return;
+        const q = msg.data as QuoteState;
+        if (typeof q?.totalVolume !== 'number') return; // trades, not quote states
+        seen.push(`${msg.type} ${q.symbol} ${q.phase} vol=${q.totalVolume}`);
+        const before = volume.get(q.symbol);
+        volume.set(q.symbol, q.totalVolume);
+        if (msg.type === 'update' && before !== undefined && q.totalVolume > before) {
+          done = true;
+          resolve(q);
+        }
+      });
+    };
+    connect();
   });
-  return { result, close: () => (clearTimeout(timer), ws.close()) };
+  return {
+    result,
+    close: () => {
+      done = true;
+      clearTimeout(timer);
+      ws?.close();
+    },
+  };
 }
 
 describe('live from the first second (role all, simulator, default settings)', () => {
