@@ -123,6 +123,8 @@ const orderRecord = (userId: string, accountId: string, o: Order, commandId: str
 
 export class TradingRunner {
   private readonly accounts = new Map<string, AccountSlot>();
+  /** Accounts whose core could not be built (e.g. a snapshot this version cannot read): not run, their commands stay pending. */
+  private readonly broken = new Map<string, string>();
   /** Commands applied in memory whose outcome is not stored yet: never applied twice. */
   private readonly inflight = new Set<string>();
   private readonly commandOf = new Map<string, string>();
@@ -138,7 +140,7 @@ export class TradingRunner {
   async start(): Promise<void> {
     await this.serial(async () => {
       const accounts = await this.o.repo.accounts.listAll();
-      for (const rec of accounts) await this.load(rec);
+      for (const rec of accounts) await this.tryLoad(rec);
       this.started = true;
     });
     await this.reload();
@@ -208,7 +210,8 @@ export class TradingRunner {
       const running = await repo.strategies.running(accountId);
       for (const rec of recs) {
         let slot = this.accounts.get(rec.id);
-        if (!slot || slot.rec.generation !== rec.generation) slot = await this.load(rec);
+        if (!slot || slot.rec.generation !== rec.generation) slot = await this.tryLoad(rec);
+        if (!slot) continue;
         slot.rec = rec;
         this.reconcile(slot, running.filter((s) => s.accountId === rec.id));
       }
@@ -224,6 +227,20 @@ export class TradingRunner {
     const next = this.chain.then(fn, fn);
     this.chain = next.catch(() => {});
     return next;
+  }
+
+  /** load(), but one account that cannot be built must not stop the others (nor the server's start). */
+  private async tryLoad(rec: TradingAccountRecord): Promise<AccountSlot | undefined> {
+    try {
+      const slot = await this.load(rec);
+      this.broken.delete(rec.id);
+      return slot;
+    } catch (err) {
+      if (!this.broken.has(rec.id)) this.o.log?.error({ err, account: rec.id }, 'trading: account not started (its core could not be built or restored); its commands stay pending');
+      this.broken.set(rec.id, err instanceof Error ? err.message : String(err));
+      this.accounts.delete(rec.id);
+      return undefined;
+    }
   }
 
   /** A core for the account: restored from its stored snapshot when it has one of this generation. */
@@ -307,7 +324,7 @@ export class TradingRunner {
 
   /** Applies one stored command to its account's core (at most once: see `inflight`). */
   private async apply(cmd: CommandRecord): Promise<void> {
-    if (this.inflight.has(cmd.id)) return;
+    if (this.inflight.has(cmd.id) || this.broken.has(cmd.accountId)) return;
     const slot = this.accounts.get(cmd.accountId);
     if (!slot) {
       await this.o.repo.commands.settle(cmd.id, 'rejected', { code: 'NOT_FOUND', reason: 'the account no longer exists' });
