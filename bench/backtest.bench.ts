@@ -1,7 +1,8 @@
 /**
  * Backtest throughput: events/s through the market engine alone, and through
  * the engine + trading cores running 10 strategies (one account each, all on
- * every symbol), side by side in one run on the same recorded simulator day.
+ * every symbol, behind one TradingHub as the backtest command runs them),
+ * side by side in one run on the same recorded simulator day.
  *
  *   npx tsx bench/backtest.bench.ts [events=300000]
  *
@@ -15,8 +16,8 @@
  */
 import { MarketEngine } from '@stock-tracker/engine';
 import { Simulator } from '@stock-tracker/feeds';
-import type { EngineOutput, MarketEvent, StrategyConfig } from '@stock-tracker/protocol';
-import { TradingCore, createStrategy } from '@stock-tracker/trading';
+import type { EngineOutput, MarketEvent, StrategyConfig, TradingEvent } from '@stock-tracker/protocol';
+import { TradingCore, TradingHub, createStrategy } from '@stock-tracker/trading';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
@@ -73,17 +74,17 @@ function withTrading(): { ms: number; fills: number; signals: number; orders: nu
   let fills = 0;
   let signals = 0;
   let orders = 0;
-  const emit = (out: EngineOutput) => {
-    for (let i = 0; i < cores.length; i++) {
-      const evs = cores[i]!.onMarket(out);
-      for (let j = 0; j < evs.length; j++) {
-        const t = evs[j]!.type;
-        if (t === 'fill') fills++;
-        else if (t === 'signal') signals++;
-        else if (t === 'order') orders++;
-      }
+  const count = (_c: TradingCore, evs: TradingEvent[]) => {
+    for (let j = 0; j < evs.length; j++) {
+      const t = evs[j]!.type;
+      if (t === 'fill') fills++;
+      else if (t === 'signal') signals++;
+      else if (t === 'order') orders++;
     }
   };
+  // As the backtest command runs them: one hub, so an output reaches only the accounts it can affect.
+  const hub = new TradingHub(cores, count);
+  const emit = (out: EngineOutput) => hub.onMarket(out);
   gc();
   const t0 = performance.now();
   for (let i = 0; i < tape.length; i++) engine.apply(tape[i]!, emit);

@@ -11,6 +11,7 @@ import { isTradingPhase, rulesFor } from '@stock-tracker/rules';
 import { TradingCore } from './core.ts';
 import { FEE_PRESETS } from './fees.ts';
 import { createStrategy } from './strategies.ts';
+import { TradingHub } from './hub.ts';
 
 /** `auto`: each market its own preset (VN → vn, US → us). */
 export type BacktestFees = FeePreset | 'auto';
@@ -69,12 +70,10 @@ export class BacktestRunner {
   private lastTs: number | null = null;
   private exchange: { exchange: string; market: Market } | null = null;
   private readonly onEvent: BacktestOptions['onEvent'];
+  private readonly hub: TradingHub;
   private readonly emit = (out: EngineOutput): void => {
     if (out.type === 'reference' && this.exchange === null) this.exchange = { exchange: out.ref.exchange, market: out.ref.market };
-    for (const core of this.cores) {
-      const evs = core.onMarket(out);
-      if (evs.length > 0) this.collect(core.accountId, evs);
-    }
+    this.hub.onMarket(out);
   };
 
   constructor(readonly opts: BacktestOptions) {
@@ -87,6 +86,7 @@ export class BacktestRunner {
       core.addStrategy(createStrategy({ ...cfg, symbols }));
       return core;
     });
+    this.hub = new TradingHub(this.cores, (core, evs) => this.collect(core.accountId, evs));
   }
 
   push(ev: MarketEvent): void {

@@ -258,6 +258,75 @@ export class TradingCore {
 
   private readonly hot: TradingEvent[] = [];
 
+  // ---- TradingHub support: many accounts on one feed without every account handling every output.
+
+  /** Whether a trade/quote of `symbol` can change anything here (orders or a position in it, or strategies that watch ticks). */
+  wants(symbol: string): boolean {
+    if (this.hooks.onTrade || this.hooks.onQuote) return true;
+    const s = this.syms.get(symbol);
+    if (s !== undefined && s.orders.length > 0) return true;
+    const p = this.pos.get(symbol);
+    return p !== undefined && p.qty > 0;
+  }
+
+  /** Strategies that want foreign-flow events. */
+  wantsForeign(): boolean {
+    return this.hooks.onForeign;
+  }
+
+  /** Market facts of a symbol whose outputs were not delivered (the hub keeps the latest). */
+  syncMarket(symbol: string, quote: QuoteState | undefined, last: number | undefined, foreign: ForeignState | undefined): void {
+    const s = this.sym(symbol);
+    if (quote !== undefined && s.quote !== quote) {
+      if (s.quote === undefined || s.quote.bids !== quote.bids) s.usedBids.length = 0;
+      if (s.quote === undefined || s.quote.asks !== quote.asks) s.usedAsks.length = 0;
+      s.quote = quote;
+      s.phase = quote.phase;
+      s.halted = quote.halted;
+      if (s.tradingDate === null || quote.tradingDate > s.tradingDate) s.tradingDate = quote.tradingDate;
+    }
+    if (last !== undefined) s.last = last;
+    if (foreign !== undefined) s.foreign = foreign;
+  }
+
+  /** Event time passed (the hub calls this for every account at each new minute). */
+  onTime(ts: number): TradingEvent[] {
+    if (!(ts > this.time)) return EMPTY;
+    const buf = this.begin();
+    try {
+      this.advanceTo(ts);
+    } finally {
+      this.out = null;
+    }
+    return this.end(buf);
+  }
+
+  /** A closed 1-minute bar the caller already knows to be on time (not a late correction). */
+  onClosedBar(bar: Bar): TradingEvent[] {
+    const buf = this.begin();
+    try {
+      this.lastTradeSym = null;
+      this.advanceTo(bar.ts + MINUTE);
+      this.onBarClosed(bar);
+    } finally {
+      this.out = null;
+    }
+    return this.end(buf);
+  }
+
+  /** Hot-path event buffer (no closure: tsx/esbuild names every closure it creates, which costs on each call). */
+  private begin(): TradingEvent[] {
+    this.out = this.hot;
+    return this.hot;
+  }
+
+  private end(buf: TradingEvent[]): TradingEvent[] {
+    if (buf.length === 0) return EMPTY;
+    const res = buf.slice();
+    buf.length = 0;
+    return res;
+  }
+
   private market(o: EngineOutput): void {
     switch (o.type) {
       case 'trade': {
@@ -291,7 +360,7 @@ export class TradingCore {
         this.advanceTo(o.state.ts);
         const s = this.sym(o.state.symbol);
         s.foreign = o.state;
-        this.runStrategies('onForeign', s.symbol, o.state);
+        if (this.hooks.onForeign) this.runStrategies('onForeign', s.symbol, o.state);
         return;
       }
       default:
@@ -1066,14 +1135,14 @@ export class TradingCore {
   private ctxTs = 0;
   private readonly view: AccountView;
   private readonly ctx: StrategyContext;
-  private hooks = { onTrade: false, onQuote: false };
+  private hooks = { onTrade: false, onQuote: false, onForeign: false };
 
-  private hasHook(h: 'onTrade' | 'onQuote'): boolean {
+  private hasHook(h: 'onTrade' | 'onQuote' | 'onForeign'): boolean {
     return this.hooks[h];
   }
 
   private updateHooks(): void {
-    this.hooks = { onTrade: this.strats.some((s) => s.onTrade !== undefined), onQuote: this.strats.some((s) => s.onQuote !== undefined) };
+    this.hooks = { onTrade: this.strats.some((s) => s.onTrade !== undefined), onQuote: this.strats.some((s) => s.onQuote !== undefined), onForeign: this.strats.some((s) => s.onForeign !== undefined) };
   }
 
   private runStrategies(hook: 'onBar' | 'onTrade' | 'onQuote' | 'onForeign', symbol: string, arg: unknown, ts?: number): void {

@@ -4,4 +4,5 @@ export * from './calendar.ts';
 export * from './core.ts';
 export * from './paper-broker.ts';
 export * from './strategies.ts';
+export * from './hub.ts';
 export * from './backtest.ts';

@@ -242,10 +242,9 @@ class CrossStrategy extends BuiltinStrategy<CrossState> {
     const { pf, ps } = st;
     st.pf = f;
     st.ps = s;
-    const values = (): Record<string, number | null> => ({ close: bar.close, fast: f, slow: s });
     const kind = this.name === 'sma-cross' ? 'SMA' : 'EMA';
-    if (crossAbove(f, s, pf, ps)) return { action: 'enter' as const, reason: `${kind}${this.params.fast} crossed above ${kind}${this.params.slow}`, values: values() };
-    if (crossBelow(f, s, pf, ps)) return { action: 'exit' as const, reason: `${kind}${this.params.fast} crossed below ${kind}${this.params.slow}`, values: values() };
+    if (crossAbove(f, s, pf, ps)) return { action: 'enter' as const, reason: `${kind}${this.params.fast} crossed above ${kind}${this.params.slow}`, values: { close: bar.close, fast: f, slow: s } };
+    if (crossBelow(f, s, pf, ps)) return { action: 'exit' as const, reason: `${kind}${this.params.fast} crossed below ${kind}${this.params.slow}`, values: { close: bar.close, fast: f, slow: s } };
     return null;
   }
 }
@@ -269,9 +268,8 @@ class MacdStrategy extends BuiltinStrategy<MacdState> {
     const { pm, ps } = st;
     st.pm = m;
     st.ps = s;
-    const values = (): Record<string, number | null> => ({ close: bar.close, macd: m, signal: s, histogram: v?.histogram ?? null });
-    if (crossAbove(m, s, pm, ps)) return { action: 'enter' as const, reason: 'MACD crossed above its signal line', values: values() };
-    if (crossBelow(m, s, pm, ps)) return { action: 'exit' as const, reason: 'MACD crossed below its signal line', values: values() };
+    if (crossAbove(m, s, pm, ps)) return { action: 'enter' as const, reason: 'MACD crossed above its signal line', values: { close: bar.close, macd: m, signal: s, histogram: v?.histogram ?? null } };
+    if (crossBelow(m, s, pm, ps)) return { action: 'exit' as const, reason: 'MACD crossed below its signal line', values: { close: bar.close, macd: m, signal: s, histogram: v?.histogram ?? null } };
     return null;
   }
 }
@@ -292,9 +290,8 @@ class RsiStrategy extends BuiltinStrategy<RsiState> {
     const prev = st.prev;
     st.prev = r;
     const { oversold, overbought } = this.params as { oversold: number; overbought: number };
-    const values = (): Record<string, number | null> => ({ close: bar.close, rsi: r });
-    if (r !== null && prev !== null && r < oversold && prev >= oversold) return { action: 'enter' as const, reason: `RSI fell below ${oversold}`, values: values() };
-    if (r !== null && prev !== null && r > overbought && prev <= overbought) return { action: 'exit' as const, reason: `RSI rose above ${overbought}`, values: values() };
+    if (r !== null && prev !== null && r < oversold && prev >= oversold) return { action: 'enter' as const, reason: `RSI fell below ${oversold}`, values: { close: bar.close, rsi: r } };
+    if (r !== null && prev !== null && r > overbought && prev <= overbought) return { action: 'exit' as const, reason: `RSI rose above ${overbought}`, values: { close: bar.close, rsi: r } };
     return null;
   }
 }
@@ -319,9 +316,8 @@ class BollingerStrategy extends BuiltinStrategy<BollState> {
     st.pc = c;
     st.pu = v?.upper ?? null;
     st.pm = v?.middle ?? null;
-    const values = (): Record<string, number | null> => ({ close: c, upper: v?.upper ?? null, middle: v?.middle ?? null, lower: v?.lower ?? null });
-    if (crossAbove(c, st.pu, pc, pu)) return { action: 'enter' as const, reason: 'close broke above the upper band', values: values() };
-    if (crossBelow(c, st.pm, pc, pm)) return { action: 'exit' as const, reason: 'close fell below the middle band', values: values() };
+    if (crossAbove(c, st.pu, pc, pu)) return { action: 'enter' as const, reason: 'close broke above the upper band', values: { close: c, upper: v?.upper ?? null, middle: v?.middle ?? null, lower: v?.lower ?? null } };
+    if (crossBelow(c, st.pm, pc, pm)) return { action: 'exit' as const, reason: 'close fell below the middle band', values: { close: c, upper: v?.upper ?? null, middle: v?.middle ?? null, lower: v?.lower ?? null } };
     return null;
   }
 }
@@ -359,13 +355,12 @@ class FlowStrategy extends BuiltinStrategy<FlowState> {
     const foreignOk = fnet === null ? fv <= 0 : fnet >= fv;
     const inNow = imb !== null && imb >= th && foreignOk;
     const outNow = imb !== null && (imb <= -th || (fnet !== null && fnet < -fv && fv > 0) || (fnet !== null && fv === 0 && fnet < 0 && imb < 0));
-    const values = (): Record<string, number | null> => ({ close: bar.close, imbalance: imb, foreignNetValue: fnet });
     const enter = inNow && !st.wasIn;
     const exit = outNow && !st.wasOut;
     st.wasIn = inNow;
     st.wasOut = outNow;
-    if (enter) return { action: 'enter' as const, reason: `active buy imbalance ${round4(imb!)} ≥ ${th}${fnet !== null ? ` with foreign net buying ${fnet}` : ''}`, values: values() };
-    if (exit) return { action: 'exit' as const, reason: `flow turned: imbalance ${round4(imb!)}${fnet !== null ? `, foreign net ${fnet}` : ''}`, values: values() };
+    if (enter) return { action: 'enter' as const, reason: `active buy imbalance ${round4(imb!)} ≥ ${th}${fnet !== null ? ` with foreign net buying ${fnet}` : ''}`, values: { close: bar.close, imbalance: imb, foreignNetValue: fnet } };
+    if (exit) return { action: 'exit' as const, reason: `flow turned: imbalance ${round4(imb!)}${fnet !== null ? `, foreign net ${fnet}` : ''}`, values: { close: bar.close, imbalance: imb, foreignNetValue: fnet } };
     return null;
   }
 }

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { MarketEngine } from '@stock-tracker/engine';
 import { Simulator } from '@stock-tracker/feeds';
-import type { MarketEvent, TradingEvent } from '@stock-tracker/protocol';
-import { BUILTIN_STRATEGIES, PaperBroker, TradingCore, createStrategy, parseParams, resolveParams, runBacktest, type BrokerUpdate } from '../src/index.ts';
+import type { MarketEvent, StrategyConfig, TradingEvent } from '@stock-tracker/protocol';
+import { BUILTIN_STRATEGIES, PaperBroker, TradingCore, TradingHub, createStrategy, parseParams, resolveParams, runBacktest, type BrokerUpdate } from '../src/index.ts';
 import { T0, vnSession } from './harness.ts';
 
 function simTape(n: number, seed = 3): MarketEvent[] {
@@ -62,6 +62,50 @@ describe('every built-in strategy', () => {
     const onlyA = runBacktest(tape, { strategies: [a], cash: 1e9 });
     expect(both.fills.filter((f) => f.orderId.startsWith('a-'))).toEqual(onlyA.fills);
     expect(both.accounts.map((x) => x.accountId)).toEqual(['a', 'b']);
+  });
+});
+
+describe('TradingHub', () => {
+  it('gives every account the same signals, fills and final state as delivering every output to every account', () => {
+    const configs = BUILTIN_STRATEGIES.flatMap((info, i) => [
+      { id: `${info.name}-all`, strategy: info.name, params: {}, symbols: [] },
+      { id: `${info.name}-part`, strategy: info.name, params: { allocation: 30 + i * 10 }, symbols: [] },
+    ]).map((c): StrategyConfig => ({ ...c, params: { ...(c.params as Record<string, number>), ...(c.strategy === 'sma-cross' ? { fast: 2, slow: 4 } : c.strategy === 'macd-cross' ? { fast: 2, slow: 5, signal: 2 } : c.strategy === 'rsi-reversion' ? { period: 3, oversold: 40, overbought: 60 } : c.strategy === 'vn-flow' ? { lookback: 2, imbalance: 0.2 } : {}) } }));
+    const make = () => configs.map((cfg) => {
+      const c = new TradingCore({ accountId: cfg.id, cash: 1e9, riskLimits: { stopLossPct: 1, maxPositionPct: 60 } });
+      c.addStrategy(createStrategy(cfg));
+      return c;
+    });
+    const direct = make();
+    const viaHub = make();
+    const key = (e: TradingEvent) => (e.type === 'fill' ? JSON.stringify(e.fill) : e.type === 'signal' ? JSON.stringify(e.signal) : e.type === 'order' ? JSON.stringify([e.event.orderId, e.event.status, e.event.reason]) : null);
+    const a = new Map<string, string[]>();
+    const b = new Map<string, string[]>();
+    const put = (m: Map<string, string[]>, id: string, evs: TradingEvent[]) => {
+      for (const e of evs) {
+        const k = key(e);
+        if (k !== null) m.set(id, [...(m.get(id) ?? []), k]);
+      }
+    };
+    const hub = new TradingHub(viaHub, (c, evs) => put(b, c.accountId, evs));
+    const e1 = new MarketEngine();
+    const e2 = new MarketEngine();
+    for (const ev of tape) {
+      e1.apply(ev, (out) => {
+        for (const c of direct) put(a, c.accountId, c.onMarket(out));
+      });
+      e2.apply(ev, (out) => hub.onMarket(out));
+    }
+    let fills = 0;
+    for (const c of configs) {
+      expect(b.get(c.id) ?? [], c.id).toEqual(a.get(c.id) ?? []);
+      fills += (a.get(c.id) ?? []).filter((k) => k.includes('"liquidity"')).length;
+    }
+    expect(fills).toBeGreaterThan(20);
+    for (let i = 0; i < direct.length; i++) {
+      expect(viaHub[i]!.positions()).toEqual(direct[i]!.positions());
+      expect(viaHub[i]!.equityCurve()).toEqual(direct[i]!.equityCurve());
+    }
   });
 });
 
