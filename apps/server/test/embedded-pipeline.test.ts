@@ -10,7 +10,8 @@ import type { EngineOutput, MarketEvent } from '@stock-tracker/protocol';
 import { MarketEngine } from '@stock-tracker/engine';
 import { ManualClock, Simulator, type Feed, type FeedStatus } from '@stock-tracker/feeds';
 import { createInMemoryBus } from '../src/bus/index.ts';
-import { Collector, type OutputWriter } from '../src/collector/index.ts';
+import { Collector, isPausable, type OutputWriter } from '../src/collector/index.ts';
+import { ChunkedFeed } from '../src/roles/chunked-feed.ts';
 import { createRegistry } from '../src/observability/metrics.ts';
 
 class PushFeed implements Feed {
@@ -182,6 +183,14 @@ describe('collector pipeline', () => {
     await c.idle();
     expect(writer.accepted).toEqual(out.slice(0, 50));
     await c.stop();
+  });
+
+  it('a wrapper is only as pausable as the feed it wraps (the collector role slices every feed)', () => {
+    expect(isPausable(new PushFeed(false))).toBe(false);
+    expect(isPausable(new PushFeed(true))).toBe(true);
+    expect(isPausable(new ChunkedFeed(new PushFeed(false)))).toBe(false);
+    expect(isPausable(new ChunkedFeed(new PushFeed(true)))).toBe(true);
+    expect(isPausable(new ChunkedFeed(new ChunkedFeed(new PushFeed(false))))).toBe(false);
   });
 
   it('stop() hands every queued event to the writer before resolving', async () => {
