@@ -3,4 +3,4 @@ export * from './ring.ts';
 export * from './publisher.ts';
 export * from './memory-bus.ts';
 export * from './engine-output.ts';
-export * from './redis-bus.ts';
+export * from './redis/bus.ts';

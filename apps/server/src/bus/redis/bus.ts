@@ -1,7 +1,7 @@
 /**
  * Gateway side of the Redis Streams bus: the same `Bus` the WebSocket gateway
  * reads in the embedded role, fed from Redis (written by RedisStreamPublisher,
- * see redis/publisher.ts and redis/keys.ts for the layout).
+ * see publisher.ts and keys.ts beside it for the layout).
  *
  * Live messages: one blocking reader per process (`XREAD BLOCK` over the four
  * per-channel live streams), whatever the number of connections or keys.
@@ -22,15 +22,15 @@
 import type { Redis } from 'ioredis';
 import type { Channel, StreamPos } from '@stock-tracker/protocol';
 import { CHANNELS } from '@stock-tracker/protocol';
-import type { Bus, BusHandler, BusMessage } from './types.ts';
-import { closeClient, createRedisClient, errorMessage, silentLogger, whenReady, type BusLogger, type RedisConnectionOptions } from './redis/connection.ts';
-import { compareIds, fieldsOf, parseEntry, parseHead, parseLatest, redisBusKeys, type RedisBusKeys } from './redis/keys.ts';
-import { HISTORY, runScript } from './redis/scripts.ts';
+import type { Bus, BusHandler, BusMessage } from '../types.ts';
+import { closeClient, createRedisClient, errorMessage, silentLogger, whenReady, type BusLogger, type RedisConnectionOptions } from './connection.ts';
+import { compareIds, fieldsOf, parseEntry, parseHead, parseLatest, redisBusKeys, type RedisBusKeys } from './keys.ts';
+import { HISTORY, runScript } from './scripts.ts';
 
-export * from './redis/publisher.ts';
-export type { Fence, FenceProvider } from './redis/fence.ts';
-export { redisBusKeys, type RedisBusKeys } from './redis/keys.ts';
-export type { BusLogger, RedisConnectionOptions } from './redis/connection.ts';
+export * from './publisher.ts';
+export type { Fence, FenceProvider } from './fence.ts';
+export { redisBusKeys, type RedisBusKeys } from './keys.ts';
+export type { BusLogger, RedisConnectionOptions } from './connection.ts';
 
 /** Keys per HMGET of a batched `latest` read. */
 const LATEST_BATCH = 1_000;
