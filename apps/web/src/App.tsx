@@ -1,6 +1,6 @@
 /**
  * Layout and routes. The board is in the initial bundle; the chart, foreign
- * flow, alerts and account pages (lightweight-charts, indicators) load on demand.
+ * flow, alerts, account and trading pages (lightweight-charts, indicators) load on demand.
  */
 import { lazy, Suspense } from 'react';
 import { NavLink, Route, Routes } from 'react-router-dom';
@@ -17,6 +17,8 @@ const SymbolPage = lazy(() => import('./pages/SymbolPage.tsx'));
 const ForeignPage = lazy(() => import('./pages/ForeignPage.tsx'));
 const AlertsPage = lazy(() => import('./pages/AlertsPage.tsx'));
 const AccountPage = lazy(() => import('./pages/AccountPage.tsx'));
+const TradingPage = lazy(() => import('./pages/TradingPage.tsx'));
+const BacktestPage = lazy(() => import('./pages/BacktestPage.tsx'));
 
 export function App() {
   const { connection, alerts, auth } = useServices();
@@ -35,6 +37,7 @@ export function App() {
           <NavLink to="/" end>Board</NavLink>
           <NavLink to="/foreign">Foreign flows</NavLink>
           <NavLink to="/alerts">Alerts</NavLink>
+          <NavLink to="/trading">Trading</NavLink>
         </nav>
         <MarketPhase />
         <ConnectionStatus store={connection} />
@@ -52,6 +55,9 @@ export function App() {
             <Route path="/foreign" element={<ForeignPage />} />
             <Route path="/alerts" element={<AlertsPage />} />
             <Route path="/account" element={<AccountPage />} />
+            <Route path="/trading" element={<TradingPage />} />
+            <Route path="/trading/backtests" element={<BacktestPage />} />
+            <Route path="/trading/backtests/:id" element={<BacktestPage />} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </Suspense>

@@ -24,6 +24,48 @@ import type { BacktestRecord, TradingRepo } from '../storage/trading-repo.ts';
 
 const TAPE_RE = /^[A-Za-z0-9][A-Za-z0-9_.\-]*$/;
 const YIELD_EVERY = 2_000;
+/** Candles kept in a stored report (for the web app's fills-on-candles chart): symbols with fills, at most this many, each its last MAX_BARS minutes. */
+const MAX_BAR_SYMBOLS = 10;
+const MAX_BARS = 5_000;
+
+export interface BacktestCandle {
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+/** 1-minute OHLCV per symbol from the tape's trades (minute = floor(ts / 60 s), as the engine's bars). */
+class CandleCollector {
+  private readonly by = new Map<string, BacktestCandle[]>();
+  constructor(private readonly only: ReadonlySet<string> | null) {}
+  push(ev: { type: string; ts?: number; symbol?: string; price?: number; volume?: number }): void {
+    if (ev.type !== 'trade' || typeof ev.symbol !== 'string' || typeof ev.ts !== 'number' || !(Number(ev.price) > 0)) return;
+    if (this.only && !this.only.has(ev.symbol)) return;
+    const price = ev.price!;
+    const m = Math.floor(ev.ts / 60_000) * 60_000;
+    let bars = this.by.get(ev.symbol);
+    if (!bars) this.by.set(ev.symbol, (bars = []));
+    const last = bars[bars.length - 1];
+    if (last && last.ts === m) {
+      if (price > last.high) last.high = price;
+      if (price < last.low) last.low = price;
+      last.close = price;
+      last.volume += Number(ev.volume) || 0;
+    } else if (!last || m > last.ts) {
+      bars.push({ ts: m, open: price, high: price, low: price, close: price, volume: Number(ev.volume) || 0 });
+      if (bars.length > MAX_BARS * 2) bars.splice(0, bars.length - MAX_BARS);
+    }
+  }
+  /** Candles of the symbols that have fills (in fill order of first appearance). */
+  forSymbols(symbols: string[]): Record<string, BacktestCandle[]> {
+    const out: Record<string, BacktestCandle[]> = {};
+    for (const s of [...new Set(symbols)].slice(0, MAX_BAR_SYMBOLS)) out[s] = (this.by.get(s) ?? []).slice(-MAX_BARS);
+    return out;
+  }
+}
 
 export function toTradingBacktest(r: BacktestRecord, withReport: boolean): TradingBacktest {
   const result = r.result as { summary?: BacktestSummary } | null;
@@ -103,9 +145,11 @@ export class BacktestService {
     let outcome: { result: Record<string, unknown> } | { error: string };
     try {
       const runner = new BacktestRunner({ strategies: [config], cash: req.cash ?? this.settings.startingCashVn, fees: req.fees, ...(req.symbols?.length ? { symbols: req.symbols } : {}) });
+      const candles = new CandleCollector(req.symbols?.length ? new Set(req.symbols) : null);
       let n = 0;
       for await (const ev of readTape(path)) {
         runner.push(ev);
+        candles.push(ev as { type: string });
         if (++n % YIELD_EVERY === 0) {
           if (n > this.settings.backtestMaxEvents) throw new Error(`stopped after ${this.settings.backtestMaxEvents} events (BACKTEST_MAX_EVENTS)`);
           if (Date.now() > deadline) throw new Error(`stopped after ${this.settings.backtestMaxMs} ms (BACKTEST_MAX_MS)`);
@@ -114,7 +158,9 @@ export class BacktestService {
       }
       const r = runner.finish();
       outcome = {
-        result: { tape: req.tape, strategy: req.strategy, params: req.params ?? {}, symbols: req.symbols ?? [], cash: req.cash ?? this.settings.startingCashVn, events: r.events, fills: r.fills, equity: r.equity, summary: r.summary, signals: r.signals, rejected: r.rejectedOrders },
+        result: { tape: req.tape, strategy: req.strategy, params: req.params ?? {}, symbols: req.symbols ?? [], cash: req.cash ?? this.settings.startingCashVn, events: r.events, fills: r.fills, equity: r.equity, summary: r.summary, signals: r.signals, rejected: r.rejectedOrders,
+          // Additive, for the web app's report page: the tape's 1-minute candles of the traded symbols.
+          bars: candles.forSymbols([...(req.symbols ?? []), ...r.fills.map((f) => f.symbol)]) },
       };
     } catch (err) {
       outcome = { error: err instanceof Error ? err.message : String(err) };

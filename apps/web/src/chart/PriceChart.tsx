@@ -9,17 +9,20 @@ import {
   CandlestickSeries,
   ColorType,
   createChart,
+  createSeriesMarkers,
   HistogramSeries,
   LineSeries,
   TickMarkType,
   type IChartApi,
   type ISeriesApi,
+  type ISeriesMarkersPluginApi,
   type Time,
   type UTCTimestamp,
 } from 'lightweight-charts';
 import type { Bar, BarInterval } from '@stock-tracker/protocol';
 import { formatPrice } from '../lib/format.ts';
 import { sessionVwap } from './candles.ts';
+import { toSeriesMarkers, type FillMarker } from '../trading/fill-markers.ts';
 import { bollinger, ema, macd, rsi, sma, type OverlayName, type PaneName, type Point } from './indicators.ts';
 
 export interface PriceChartProps {
@@ -31,6 +34,8 @@ export interface PriceChartProps {
   period: number;
   theme: string;
   market?: 'VN' | 'US';
+  /** The signed-in user's fills on this symbol, already placed on candles (trading/fill-markers.ts). */
+  markers?: readonly FillMarker[];
 }
 
 const sec = (ms: number) => (ms / 1000) as UTCTimestamp;
@@ -64,6 +69,7 @@ export function PriceChart(p: PriceChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const chart = useRef<IChartApi | null>(null);
   const series = useRef<SeriesSet | null>(null);
+  const markerPlugin = useRef<ISeriesMarkersPluginApi<Time> | null>(null);
   const market = p.market ?? 'VN';
   const paneKey = [...p.panes].sort().join(',');
 
@@ -126,10 +132,12 @@ export function PriceChart(p: PriceChartProps) {
     for (let i = 1; i < panes.length; i++) panes[i]!.setStretchFactor(1);
     chart.current = c;
     series.current = s;
+    markerPlugin.current = createSeriesMarkers(s.candles, []);
     return () => {
       c.remove();
       chart.current = null;
       series.current = null;
+      markerPlugin.current = null;
     };
   }, [paneKey, p.timeZone, p.interval, p.theme, market]);
 
@@ -159,5 +167,9 @@ export function PriceChart(p: PriceChartProps) {
     }
   }, [p.bars, p.overlays, p.period, p.timeZone, paneKey, p.interval, p.theme, market]);
 
-  return <div ref={box} className="chart-box" role="img" aria-label={`Price chart, ${p.interval} candles`} />;
+  useEffect(() => {
+    markerPlugin.current?.setMarkers(toSeriesMarkers(p.markers ?? [], market));
+  }, [p.markers, paneKey, p.timeZone, p.interval, p.theme, market]);
+
+  return <div ref={box} className="chart-box" role="img" aria-label={`Price chart, ${p.interval} candles`} data-fill-markers={p.markers?.length ?? 0} />;
 }

@@ -29,6 +29,8 @@ import { useWatchlists } from '../lib/use-watchlists.ts';
 import { useKeyed } from '../store/hooks.ts';
 import { looksLikeQuote, looksLikeTrade } from '../store/streams.ts';
 import { useFrameBatch, useStream } from '../store/use-stream.ts';
+import { useSymbolFills } from '../trading/use-symbol-fills.ts';
+import { fillMarkers } from '../trading/fill-markers.ts';
 import { useServices } from '../services.tsx';
 import { isLiveState } from '../store/connection.ts';
 
@@ -125,6 +127,10 @@ export default function SymbolPage() {
   );
   const tradeState = useStream('/ws/market', [symbol], { trades: true, enabled: symbol !== '' }, onMessage);
 
+  // The signed-in user's paper fills on this symbol, marked on the candles.
+  const myFills = useSymbolFills(symbol);
+  const markers = useMemo(() => fillMarkers(myFills, bars.map((b) => b.ts)), [myFills, bars]);
+
   const notFound = (refQ.error as ApiError | null)?.status === 404 || (quoteQ.error as ApiError | null)?.status === 404;
   const tone = toneClass(priceTone(quote?.last, quote));
   const watched = wl.watched.has(symbol);
@@ -204,7 +210,7 @@ export default function SymbolPage() {
               </fieldset>
             </div>
             {barsQ.isError && <p className="error">Could not load bars: {(barsQ.error as Error).message}</p>}
-            <PriceChart bars={bars} interval={interval} timeZone={timeZone} overlays={overlays} panes={panes} period={period} theme={theme} market={market} />
+            <PriceChart bars={bars} interval={interval} timeZone={timeZone} overlays={overlays} panes={panes} period={period} theme={theme} market={market} markers={markers} />
             <p className="chart-legend">
               <span><span className="legend-swatch" style={{ background: 'var(--up)' }} />Active buy volume</span>
               <span><span className="legend-swatch" style={{ background: 'var(--down)' }} />Active sell volume</span>
