@@ -74,6 +74,8 @@ export interface Config {
     publicMarketData: boolean;
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
+    /** A refresh token re-presented this soon after its rotation (successor unused) is a lost response, not reuse (REFRESH_REUSE_GRACE_SECONDS); optional for hand-built test configs. */
+    refreshReuseGraceSeconds?: number;
     jwtIssuer: string;
     jwtAudience: string;
   };
@@ -543,6 +545,7 @@ export function loadConfig(env: Env = process.env): Config {
       publicMarketData,
       accessTokenTtlSeconds: r.int('ACCESS_TOKEN_TTL_SECONDS', 900, 30, 3_600),
       refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 14 * 86_400, 300, 90 * 86_400),
+      refreshReuseGraceSeconds: r.int('REFRESH_REUSE_GRACE_SECONDS', 10, 0, 300),
       jwtIssuer: r.str('JWT_ISSUER', 'stock-tracker'),
       jwtAudience: r.str('JWT_AUDIENCE', 'stock-tracker-api'),
     },

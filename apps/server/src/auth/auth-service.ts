@@ -25,6 +25,12 @@ export interface AuthServiceOptions {
   accessTtlSeconds: number;
   /** Idle lifetime of a refresh token (each refresh starts a new one). */
   refreshTtlSeconds: number;
+  /**
+   * The refresh token rotated just before, presented again this soon after its rotation while
+   * its successor is still unused, gets a fresh pair instead of ending the session (the response
+   * of a refresh was lost). Default 10 s; 0: every second use is reuse.
+   */
+  refreshReuseGraceSeconds?: number;
   /** Absolute lifetime of a login session, whatever the refreshes. Default 90 days. */
   sessionMaxAgeSeconds?: number;
   registrationEnabled: boolean;
@@ -65,6 +71,7 @@ export interface Issued {
 const noLog: AuthLogger = { info: () => {}, warn: () => {}, error: () => {} };
 /** How long a "session is active" answer is trusted; revocations made by this process apply at once. */
 const SESSION_CACHE_MS = 2_000;
+export const DEFAULT_REFRESH_REUSE_GRACE_SECONDS = 10;
 const SESSION_CACHE_MAX = 10_000;
 const PRUNE_EVERY_MS = 60 * 60_000;
 
@@ -130,7 +137,8 @@ export class AuthService {
   async refresh(refreshToken: string | undefined, ctx: ClientContext): Promise<Issued> {
     if (!isRefreshTokenShape(refreshToken)) throw invalidToken('No valid refresh token; log in again.');
     const next = newRefreshToken();
-    const r = await this.repo.rotate(hashRefreshToken(refreshToken), hashRefreshToken(next), this.now(), this.opts.refreshTtlSeconds * 1000);
+    const graceMs = (this.opts.refreshReuseGraceSeconds ?? DEFAULT_REFRESH_REUSE_GRACE_SECONDS) * 1000;
+    const r = await this.repo.rotate(hashRefreshToken(refreshToken), hashRefreshToken(next), this.now(), this.opts.refreshTtlSeconds * 1000, graceMs);
     if (!r.ok) {
       if (r.sessionId) this.sessionCache.set(r.sessionId, { active: false, until: this.now() + SESSION_CACHE_MS });
       if (r.reason === 'reused') (ctx.log ?? this.log).warn({ userId: r.userId, sessionId: r.sessionId, ip: ctx.ip }, 'refresh token reused: session revoked');

@@ -52,7 +52,12 @@ export interface AuthRepository {
   listAccounts(): Promise<AccountRecord[]>;
   createSession(s: NewSession): Promise<void>;
   /** Atomically marks `oldHash` used and stores `newHash` for the same session; a second use revokes the session. */
-  rotate(oldHash: string, newHash: string, now: number, ttlMs: number): Promise<RotateResult>;
+  /**
+   * With `graceMs`, the token rotated immediately before (its successor still unused) presented
+   * again within `graceMs` of its rotation is a lost response, not a copy: the unused successor is
+   * retired and a new token issued, the session lives on. Anything else used twice is reuse.
+   */
+  rotate(oldHash: string, newHash: string, now: number, ttlMs: number, graceMs?: number): Promise<RotateResult>;
   /** The session a refresh token belongs to (used or not). */
   sessionOfToken(tokenHash: string): Promise<{ sessionId: string; userId: string } | undefined>;
   /** True when the session exists, belongs to `userId` (when given), is not revoked and has not reached its absolute end. */
@@ -114,25 +119,41 @@ export function createAuthRepository(db: Db): AuthRepository {
       });
     },
 
-    rotate(oldHash, newHash, now, ttlMs) {
+    rotate(oldHash, newHash, now, ttlMs, graceMs = 0) {
       return db.transaction(async (tx): Promise<RotateResult> => {
         // The conditional UPDATE is the claim: of two concurrent uses exactly one sees used_at IS NULL.
-        const claimed = await one<{ session_id: string; expired: boolean }>(
+        let claimed = await one<{ session_id: string; expired: boolean }>(
           `UPDATE refresh_tokens SET used_at = $2::timestamptz WHERE token_hash = $1 AND used_at IS NULL
            RETURNING session_id, expires_at <= $2::timestamptz AS expired`,
           [oldHash, iso(now)],
           tx,
         );
         if (!claimed) {
-          const seen = await one<{ session_id: string; user_id: string }>(
-            'SELECT t.session_id, s.user_id FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id WHERE t.token_hash = $1',
+          const seen = await one<{ session_id: string; user_id: string; used_at: number | null }>(
+            `SELECT t.session_id, s.user_id, CASE WHEN t.used_at IS NULL THEN NULL ELSE ${ms('t.used_at')} END AS used_at
+             FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id WHERE t.token_hash = $1`,
             [oldHash],
             tx,
           );
           if (!seen) return { ok: false, reason: 'unknown' };
-          // A rotated token came back: someone holds a copy. End the whole family.
-          await revoke(tx, seen.session_id, 'refresh_token_reuse', now);
-          return { ok: false, reason: 'reused', sessionId: seen.session_id, userId: seen.user_id };
+          if (graceMs > 0 && seen.used_at !== null && now - seen.used_at <= graceMs) {
+            // Lost response: the successor made by that rotation (created at its used_at) is still
+            // unused, and no token of the session was used since (the old one is the latest used).
+            // Claim the successor instead; a successor already used means a copy is in play.
+            claimed = await one<{ session_id: string; expired: boolean }>(
+              `UPDATE refresh_tokens n SET used_at = $2::timestamptz FROM refresh_tokens o
+               WHERE o.token_hash = $1 AND n.session_id = o.session_id AND n.created_at = o.used_at AND n.used_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens x WHERE x.session_id = o.session_id AND x.token_hash <> o.token_hash AND x.used_at >= o.used_at)
+               RETURNING n.session_id, n.expires_at <= $2::timestamptz AS expired`,
+              [oldHash, iso(now)],
+              tx,
+            );
+          }
+          if (!claimed) {
+            // A rotated token came back: someone holds a copy. End the whole family.
+            await revoke(tx, seen.session_id, 'refresh_token_reuse', now);
+            return { ok: false, reason: 'reused', sessionId: seen.session_id, userId: seen.user_id };
+          }
         }
         const session = await one<{ user_id: string; revoked: boolean; ended: boolean; expires_at: number }>(
           `SELECT user_id, revoked_at IS NOT NULL AS revoked, expires_at <= $2::timestamptz AS ended, ${ms('expires_at')} AS expires_at
