@@ -282,7 +282,9 @@ export class TradingRunner {
       equity: new Map(),
       commands: [],
       events: [],
-      dirty: false,
+      // A core created while running (a new or reset account) is stored and published at once, so REST and
+      // /ws/trading show its cash before its first trade.
+      dirty: horizon === -Infinity && this.started,
       horizon,
     };
     this.accounts.set(rec.id, slot);
