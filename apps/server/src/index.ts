@@ -3,7 +3,7 @@ export { loadConfig, redactConfig, ConfigError, type Config } from './config.ts'
 export { buildApp } from './http/app.ts';
 export type { AppDeps, LiveMarket, AlertRuleSink, FeedInfo, HttpSettings } from './http/deps.ts';
 export { runChecks, databaseCheck, migrationsCheck, feedCheck, writerCheck, type ReadinessCheck, type ReadinessReport } from './http/readiness.ts';
-export { Collector, type CollectorOptions, type CollectorStatus, type OutputWriter } from './collector/index.ts';
+export { MarketPipeline, type PipelineOptions, type PipelineStatus, type OutputWriter } from './collector/index.ts';
 export { startAll, displayUrl, type RunningServer, type StartOptions } from './roles/all.ts';
 export { startCollector, type CollectorRoleOptions, type RunningCollector, type CollectorRoleStatus } from './roles/collector.ts';
 export { startApi, type ApiRoleOptions, type RunningApi } from './roles/api.ts';

@@ -10,7 +10,7 @@ import type { EngineOutput, MarketEvent } from '@stock-tracker/protocol';
 import { MarketEngine } from '@stock-tracker/engine';
 import { ManualClock, Simulator, type Feed, type FeedStatus } from '@stock-tracker/feeds';
 import { createInMemoryBus } from '../src/bus/index.ts';
-import { Collector, isPausable, type OutputWriter } from '../src/collector/index.ts';
+import { MarketPipeline, isPausable, type OutputWriter } from '../src/collector/index.ts';
 import { ChunkedFeed } from '../src/roles/chunked-feed.ts';
 import { createRegistry } from '../src/observability/metrics.ts';
 
@@ -92,7 +92,7 @@ describe('collector pipeline', () => {
     bus.subscribe((m) => published.push(`${m.channel}/${m.key}`));
     const feed = new PushFeed();
     const writer = new GateWriter();
-    const c = new Collector({ feed, engine: new MarketEngine(), publisher: bus.publisher(), writer, clock: new ManualClock(START), registry: createRegistry({ processMetrics: false }) });
+    const c = new MarketPipeline({ feed, engine: new MarketEngine(), publisher: bus.publisher(), writer, clock: new ManualClock(START), registry: createRegistry({ processMetrics: false }) });
     await c.start();
     for (const ev of events) feed.push(ev);
     expect(writer.accepted).toEqual(expected);
@@ -107,7 +107,7 @@ describe('collector pipeline', () => {
       fc.asyncProperty(fc.array(fc.record({ at: fc.nat(events.length - 1), budget: fc.nat(200) }), { minLength: 1, maxLength: 6 }), async (stalls) => {
         const feed = new PushFeed();
         const writer = new GateWriter();
-        const c = new Collector({ feed, engine: new MarketEngine(), publisher: createInMemoryBus().publisher(), writer, clock: new ManualClock(START) });
+        const c = new MarketPipeline({ feed, engine: new MarketEngine(), publisher: createInMemoryBus().publisher(), writer, clock: new ManualClock(START) });
         await c.start();
         const at = new Map(stalls.map((s) => [s.at, s.budget]));
         for (let i = 0; i < events.length; i++) {
@@ -138,7 +138,7 @@ describe('collector pipeline', () => {
     const bus = createInMemoryBus();
     let published = 0;
     bus.subscribe(() => published++);
-    const c = new Collector({ feed, engine: new MarketEngine(), publisher: bus.publisher(), writer, clock: new ManualClock(START), maxHeldOutputs: 50 });
+    const c = new MarketPipeline({ feed, engine: new MarketEngine(), publisher: bus.publisher(), writer, clock: new ManualClock(START), maxHeldOutputs: 50 });
     await c.start();
     writer.close();
     for (const ev of events.slice(0, 500)) feed.push(ev);
@@ -166,7 +166,7 @@ describe('collector pipeline', () => {
     const bus = createInMemoryBus();
     let published = 0;
     bus.subscribe(() => published++);
-    const c = new Collector({ feed, engine: new MarketEngine(), publisher: bus.publisher(), writer, clock: new ManualClock(START), maxHeldOutputs: 50, registry });
+    const c = new MarketPipeline({ feed, engine: new MarketEngine(), publisher: bus.publisher(), writer, clock: new ManualClock(START), maxHeldOutputs: 50, registry });
     await c.start();
     writer.close();
     const part = events.slice(0, 500);
@@ -196,7 +196,7 @@ describe('collector pipeline', () => {
   it('stop() hands every queued event to the writer before resolving', async () => {
     const feed = new PushFeed();
     const writer = new GateWriter();
-    const c = new Collector({ feed, engine: new MarketEngine(), publisher: createInMemoryBus().publisher(), writer, clock: new ManualClock(START) });
+    const c = new MarketPipeline({ feed, engine: new MarketEngine(), publisher: createInMemoryBus().publisher(), writer, clock: new ManualClock(START) });
     await c.start();
     writer.close();
     for (const ev of events) feed.push(ev);
@@ -214,7 +214,7 @@ describe('collector pipeline', () => {
     const feed = new PushFeed();
     const writer = new GateWriter();
     const engine = new MarketEngine();
-    const c = new Collector({ feed, engine, publisher: createInMemoryBus().publisher(), writer, clock, advanceIntervalMs: 1_000 });
+    const c = new MarketPipeline({ feed, engine, publisher: createInMemoryBus().publisher(), writer, clock, advanceIntervalMs: 1_000 });
     await c.start();
     const first = events.slice(0, events.findIndex((e) => e.type === 'trade') + 1);
     for (const ev of first) feed.push(ev);
@@ -236,13 +236,13 @@ describe('collector pipeline', () => {
     const refs = new Simulator({ seed: 1, startTs: START, symbols: 5 }).references();
     const writer = new GateWriter();
     const engine = new MarketEngine();
-    const c = new Collector({ feed: new PushFeed(), engine, publisher: createInMemoryBus().publisher(), writer, clock: new ManualClock(START) });
+    const c = new MarketPipeline({ feed: new PushFeed(), engine, publisher: createInMemoryBus().publisher(), writer, clock: new ManualClock(START) });
     c.preload(refs);
     expect(engine.references().map((r) => r.symbol).sort()).toEqual(refs.map((r) => r.symbol).sort());
     expect(writer.accepted).toHaveLength(0);
     // A fresh reference from the feed wins over the preloaded one.
     const feed = new PushFeed();
-    const c2 = new Collector({ feed, engine, publisher: createInMemoryBus().publisher(), writer, clock: new ManualClock(START) });
+    const c2 = new MarketPipeline({ feed, engine, publisher: createInMemoryBus().publisher(), writer, clock: new ManualClock(START) });
     await c2.start();
     feed.push({ type: 'reference', ts: START, ref: { ...refs[0]!, reference: refs[0]!.reference, tradingDate: '2025-03-04' } });
     expect(engine.reference(refs[0]!.symbol)!.tradingDate).toBe('2025-03-04');
@@ -251,7 +251,7 @@ describe('collector pipeline', () => {
 
   it('counts rejected events instead of failing', async () => {
     const feed = new PushFeed();
-    const c = new Collector({ feed, engine: new MarketEngine(), publisher: createInMemoryBus().publisher(), writer: new GateWriter(), clock: new ManualClock(START) });
+    const c = new MarketPipeline({ feed, engine: new MarketEngine(), publisher: createInMemoryBus().publisher(), writer: new GateWriter(), clock: new ManualClock(START) });
     await c.start();
     feed.push({ type: 'trade', ts: Number.NaN, symbol: 'X', id: '1', price: 1, volume: 1 });
     feed.push({ type: 'trade', ts: START, symbol: 'X', id: '2', price: -5, volume: 1 });

@@ -38,7 +38,7 @@ export interface OutputWriter {
   stores?(out: EngineOutput): boolean;
 }
 
-export interface CollectorOptions {
+export interface PipelineOptions {
   feed: Feed;
   engine: MarketEngine;
   publisher: StreamPublisher;
@@ -54,7 +54,7 @@ export interface CollectorOptions {
   log?: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 }
 
-export interface CollectorStatus {
+export interface PipelineStatus {
   running: boolean;
   events: number;
   rejected: number;
@@ -76,14 +76,14 @@ interface Pausable {
 export const isPausable = (f: unknown): f is Pausable =>
   typeof (f as Pausable).pause === 'function' && typeof (f as Pausable).resume === 'function' && (f as Pausable).pausable !== false;
 
-interface CollectorMetrics {
+interface PipelineMetrics {
   feed: FeedMetrics;
   held: Gauge;
   backpressure: Counter;
   dropped: Counter;
 }
 
-function collectorMetrics(registry: Registry): CollectorMetrics {
+function pipelineMetrics(registry: Registry): PipelineMetrics {
   return {
     feed: feedMetrics(registry),
     held: getOrCreate(registry, 'collector_held_outputs', () =>
@@ -98,7 +98,12 @@ function collectorMetrics(registry: Registry): CollectorMetrics {
   };
 }
 
-export class Collector {
+/**
+ * The feed → engine → outputs pipeline. Named apart from the `collector` role
+ * (roles/collector.ts), which runs one of these behind the leader lock; the
+ * `all` role runs one in-process.
+ */
+export class MarketPipeline {
   private readonly feed: Feed;
   private readonly engine: MarketEngine;
   private readonly publisher: StreamPublisher;
@@ -107,8 +112,8 @@ export class Collector {
   private readonly clock: Clock;
   private readonly advanceMs: number;
   private readonly maxHeld: number;
-  private readonly log: CollectorOptions['log'];
-  private readonly metrics: CollectorMetrics | undefined;
+  private readonly log: PipelineOptions['log'];
+  private readonly metrics: PipelineMetrics | undefined;
 
   private blocked: EngineOutput[] = [];
   private bHead = 0;
@@ -126,7 +131,7 @@ export class Collector {
   private engineMovedAt = 0;
   private lastEngineTime = -Infinity;
 
-  constructor(opts: CollectorOptions) {
+  constructor(opts: PipelineOptions) {
     this.feed = opts.feed;
     this.engine = opts.engine;
     this.publisher = opts.publisher;
@@ -136,7 +141,7 @@ export class Collector {
     this.advanceMs = opts.advanceIntervalMs ?? 1_000;
     this.maxHeld = Math.max(1, opts.maxHeldOutputs ?? 100_000);
     this.log = opts.log;
-    this.metrics = opts.registry ? collectorMetrics(opts.registry) : undefined;
+    this.metrics = opts.registry ? pipelineMetrics(opts.registry) : undefined;
     if (opts.registry) feedStatusGauges(opts.registry, this.feed, () => this.clock.now());
   }
 
@@ -175,7 +180,7 @@ export class Collector {
     while (this.draining) await this.draining;
   }
 
-  status(): CollectorStatus {
+  status(): PipelineStatus {
     return {
       running: this.running,
       events: this.events,

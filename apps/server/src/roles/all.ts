@@ -19,7 +19,7 @@ import { StorageWriter, storageWriterCheck } from '../storage/writer.ts';
 import { openSpill } from '../storage/spill.ts';
 import { createInMemoryBus } from '../bus/index.ts';
 import { createWsGateway, SessionRevocations } from '../ws/index.ts';
-import { Collector } from '../collector/index.ts';
+import { MarketPipeline } from '../collector/index.ts';
 import { buildApp } from '../http/app.ts';
 import { databaseCheck, feedCheck, migrationsCheck } from '../http/readiness.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -45,7 +45,7 @@ export interface RunningServer {
   url: string;
   port: number;
   app: FastifyInstance;
-  collector: Collector;
+  collector: MarketPipeline;
   /** Paper trading (null with TRADING_ENABLED=false). */
   trading?: EmbeddedTrading | null;
   /** Graceful shutdown; safe to call twice. */
@@ -85,7 +85,7 @@ export async function startAll(opts: StartOptions): Promise<RunningServer> {
     const publisher = bus.publisher();
     // Paper trading runs here, in-process, on every engine output in the pipeline's order (docs/trading.md).
     const trading: EmbeddedTrading | null = await startEmbeddedTrading(config, db, () => publisher, () => engine, log);
-    const collector = new Collector({ feed, engine, publisher, writer, clock, registry, log, ...(trading ? { onOutput: trading.onOutput } : {}) });
+    const collector = new MarketPipeline({ feed, engine, publisher, writer, clock, registry, log, ...(trading ? { onOutput: trading.onOutput } : {}) });
     const watchdog = configuredWatchdog(config.feed, {
       feed,
       quotes: () => engine.quotes(),

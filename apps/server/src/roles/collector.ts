@@ -39,7 +39,7 @@ import { closeClient, createRedisClient, whenReady } from '../bus/redis/connecti
 import { LeaderLock, type LostReason } from '../leader/index.ts';
 import { applySeed, loadSeed } from '../leader/seed.ts';
 import { publishSystemAlert } from '../feed-health/system-alerts.ts';
-import { Collector, type OutputWriter } from '../collector/index.ts';
+import { MarketPipeline, type OutputWriter } from '../collector/index.ts';
 import { databaseCheck, feedCheck, migrationsCheck, type ReadinessCheck } from '../http/readiness.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createRegistry, getOrCreate } from '../observability/metrics.ts';
@@ -407,7 +407,7 @@ class Leadership {
     const feed = new ChunkedFeed((this.d.feedFactory ?? (() => createFeed(config.feed, clock, log)))());
     this.feed.current = feed;
     // The live view sees every output as it is published, whatever storage is doing.
-    const collector = new Collector({ feed: this.feed, engine, publisher: guard, writer: tap, onOutput: (out) => {
+    const collector = new MarketPipeline({ feed: this.feed, engine, publisher: guard, writer: tap, onOutput: (out) => {
         view.note(out);
         trading?.onMarket(out);
         if (out.type === 'gap') this.onGap(out.gap, guard);
