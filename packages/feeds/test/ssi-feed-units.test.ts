@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import {
   AlpacaFeed,
   Backoff,
-  FeedHealth,
+  FeedStatusTracker,
   jwtExpiry,
   ManualClock,
   parseRetryAfter,
@@ -104,12 +104,12 @@ describe('jwtExpiry', () => {
   });
 });
 
-describe('FeedHealth', () => {
+describe('FeedStatusTracker', () => {
   it('reports message rate and age from the clock, counts errors per kind and logs a malformed kind once', () => {
     const clock = new ManualClock(1_000_000);
     const logged: string[] = [];
     const log = { info: () => {}, debug: () => {}, error: () => {}, warn: (_o: object | string, m?: string) => logged.push(m ?? '') };
-    const h = new FeedHealth('x', clock, log);
+    const h = new FeedStatusTracker('x', clock, log);
     for (let s = 0; s < 10; s++) {
       for (let i = 0; i < 5; i++) h.message();
       clock.advance(1_000);

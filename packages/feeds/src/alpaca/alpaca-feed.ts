@@ -19,7 +19,7 @@ import type { MarketEvent } from '@stock-tracker/protocol';
 import type { Clock, Feed, FeedStatus } from '../feed.ts';
 import { systemClock } from '../feed.ts';
 import { Backoff, type BackoffOptions } from '../live/backoff.ts';
-import { FeedHealth } from '../live/feed-health.ts';
+import { FeedStatusTracker } from '../live/feed-status.ts';
 import { FeedLifecycle } from '../live/lifecycle.ts';
 import { silentFeedLogger, type FeedLogger } from '../live/log.ts';
 import { after, sleep } from '../live/timers.ts';
@@ -106,7 +106,7 @@ export class AlpacaFeed implements Feed {
   private readonly o: AlpacaFeedOptions;
   private readonly clock: Clock;
   private readonly log: FeedLogger;
-  private readonly health: FeedHealth;
+  private readonly health: FeedStatusTracker;
   private readonly life: FeedLifecycle;
   private readonly backoff: Backoff;
   private readonly slowBackoff: Backoff;
@@ -125,7 +125,7 @@ export class AlpacaFeed implements Feed {
     this.name = opts.name ?? 'alpaca';
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentFeedLogger;
-    this.health = new FeedHealth(this.name, this.clock, this.log);
+    this.health = new FeedStatusTracker(this.name, this.clock, this.log);
     this.life = new FeedLifecycle(this.name, this.clock, this.health);
     this.backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000, ...opts.backoff });
     const slow = opts.connectionLimitBackoffMs ?? 60_000;

@@ -6,7 +6,7 @@
  * keeping on trying in the background.
  */
 import type { Clock } from '../feed.ts';
-import type { FeedHealth } from './feed-health.ts';
+import type { FeedStatusTracker } from './feed-status.ts';
 import { after } from './timers.ts';
 
 export class FeedLifecycle {
@@ -18,7 +18,7 @@ export class FeedLifecycle {
   constructor(
     private readonly name: string,
     private readonly clock: Clock,
-    private readonly health: FeedHealth,
+    private readonly health: FeedStatusTracker,
   ) {}
 
   /** Aborted by stop() (or abort()): loops, sleeps and requests end on it. */

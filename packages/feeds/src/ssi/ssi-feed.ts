@@ -21,7 +21,7 @@ import { tradingDateOf, localParts } from '@stock-tracker/rules';
 import type { Clock, Feed, FeedStatus } from '../feed.ts';
 import { systemClock } from '../feed.ts';
 import { Backoff, type BackoffOptions } from '../live/backoff.ts';
-import { FeedHealth } from '../live/feed-health.ts';
+import { FeedStatusTracker } from '../live/feed-status.ts';
 import { FeedLifecycle } from '../live/lifecycle.ts';
 import { silentFeedLogger, type FeedLogger } from '../live/log.ts';
 import { after, sleep } from '../live/timers.ts';
@@ -86,7 +86,7 @@ export class SsiFeed implements Feed {
   private readonly o: SsiFeedOptions;
   private readonly clock: Clock;
   private readonly log: FeedLogger;
-  private readonly health: FeedHealth;
+  private readonly health: FeedStatusTracker;
   private readonly life: FeedLifecycle;
   private readonly tokens: SsiTokenProvider;
   private readonly rest: SsiRestClient;
@@ -107,7 +107,7 @@ export class SsiFeed implements Feed {
     this.name = opts.name ?? 'ssi';
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentFeedLogger;
-    this.health = new FeedHealth(this.name, this.clock, this.log);
+    this.health = new FeedStatusTracker(this.name, this.clock, this.log);
     this.life = new FeedLifecycle(this.name, this.clock, this.health);
     const restUrl = opts.restUrl ?? SSI_DEFAULT_REST_URL;
     this.tokens = new SsiTokenProvider({

@@ -2,7 +2,9 @@
  * Health bookkeeping shared by the vendor feeds: the FeedStatus counters,
  * connection state, message rate and age, and "log once per kind" for
  * malformed input (a vendor sending thousands of bad messages must not flood
- * the log; the counters still see every one).
+ * the log; the counters still see every one). Not to be confused with the
+ * server's feed-health/ (stale-feed watchdog and readiness), which reads the
+ * FeedStatus this produces.
  */
 import type { MarketEvent } from '@stock-tracker/protocol';
 import type { Clock, FeedConnectionState, FeedStatus } from '../feed.ts';
@@ -11,7 +13,7 @@ import type { FeedLogger } from './log.ts';
 /** Seconds the message rate is averaged over. */
 const RATE_WINDOW_S = 10;
 
-export class FeedHealth {
+export class FeedStatusTracker {
   state: FeedConnectionState = 'idle';
   reconnects = 0;
   lastError: string | null = null;
