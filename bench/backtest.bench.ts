@@ -64,9 +64,13 @@ function engineOnly(): number {
   return performance.now() - t0;
 }
 
-function withTrading(): { ms: number; fills: number; signals: number; orders: number } {
+const symbols = [...new Set(tape.flatMap((e) => (e.type === 'reference' ? [e.ref.symbol] : [])))].sort();
+/** The same 10 strategies, each on 3 symbols of its own (a strategy per few names, as users configure them). */
+const FOCUSED = STRATEGIES.map((s, i) => ({ ...s, symbols: symbols.slice((i * 3) % symbols.length, ((i * 3) % symbols.length) + 3) }));
+
+function withTrading(configs: StrategyConfig[]): { ms: number; fills: number; signals: number; orders: number } {
   const engine = new MarketEngine();
-  const cores = STRATEGIES.map((cfg) => {
+  const cores = configs.map((cfg) => {
     const c = new TradingCore({ accountId: cfg.id, cash: 1_000_000_000 });
     c.addStrategy(createStrategy(cfg));
     return c;
@@ -94,18 +98,24 @@ function withTrading(): { ms: number; fills: number; signals: number; orders: nu
 
 // Warm-up (JIT) of both paths, untimed.
 engineOnly();
-const warm = withTrading();
+const warm = withTrading(STRATEGIES);
+const warmFocused = withTrading(FOCUSED);
 
 let bestEngine = Infinity;
 let bestTrading = Infinity;
+let bestFocused = Infinity;
 for (let r = 0; r < RUNS; r++) {
   const e = engineOnly();
-  const t = withTrading().ms;
-  console.error(`run ${r + 1}: engine ${e.toFixed(0)} ms, engine + ${STRATEGIES.length} strategies ${t.toFixed(0)} ms (+${(((t - e) / e) * 100).toFixed(1)}%)`);
+  const t = withTrading(STRATEGIES).ms;
+  const f = withTrading(FOCUSED).ms;
+  const pct = (x: number) => `${x.toFixed(0)} ms (+${(((x - e) / e) * 100).toFixed(1)}%)`;
+  console.error(`run ${r + 1}: engine ${e.toFixed(0)} ms; + 10 strategies on every symbol ${pct(t)}; + 10 strategies on 3 symbols each ${pct(f)}`);
   bestEngine = Math.min(bestEngine, e);
   bestTrading = Math.min(bestTrading, t);
+  bestFocused = Math.min(bestFocused, f);
 }
 const overheadPct = ((bestTrading - bestEngine) / bestEngine) * 100;
+const focusedOverheadPct = ((bestFocused - bestEngine) / bestEngine) * 100;
 console.error(`tape: simulator day, ${SYMBOLS} symbols, ${tape.length} events, mix ${JSON.stringify(mix)}; ${warm.signals} signals, ${warm.orders} order events, ${warm.fills} fills`);
 console.log(
   JSON.stringify({
@@ -116,6 +126,10 @@ console.log(
     engineEventsPerSec: Math.round(tape.length / (bestEngine / 1000)),
     tradingEventsPerSec: Math.round(tape.length / (bestTrading / 1000)),
     overheadPct: Math.round(overheadPct * 10) / 10,
+    focusedEventsPerSec: Math.round(tape.length / (bestFocused / 1000)),
+    focusedOverheadPct: Math.round(focusedOverheadPct * 10) / 10,
+    focusedSignals: warmFocused.signals,
+    focusedFills: warmFocused.fills,
     signals: warm.signals,
     fills: warm.fills,
     runs: RUNS,

@@ -163,6 +163,7 @@ export class TradingCore {
     if (!(opts.cash >= 0) || !Number.isFinite(opts.cash)) throw new RangeError(`cash must be a finite number >= 0, got ${opts.cash}`);
     this.fees = { VN: opts.fees?.VN ?? FEE_PRESETS.vn, US: opts.fees?.US ?? FEE_PRESETS.us };
     this.limits = { ...(opts.riskLimits ?? {}) };
+    this.anyExit = this.limits.stopLossPct != null || this.limits.takeProfitPct != null || this.limits.trailingStopPct != null;
     this.fm = { ...DEFAULT_FILL_MODEL, ...stripUndef(opts.fillModel ?? {}) } as typeof DEFAULT_FILL_MODEL;
     this.settleDays = { VN: opts.settlementDays?.VN ?? DEFAULT_SETTLEMENT_DAYS.VN, US: opts.settlementDays?.US ?? DEFAULT_SETTLEMENT_DAYS.US };
     this.saleProceeds = opts.saleProceeds ?? 'immediate';
@@ -375,7 +376,15 @@ export class TradingCore {
     s.rules = rulesFor(ref.exchange, ref.market);
     s.market = ref.market;
     s.tradingDate = ref.tradingDate;
-    if (prevDate !== null && ref.tradingDate > prevDate) this.expireDayOrders(s, ref.tradingDate, 'trading day ended');
+    if (prevDate !== null && ref.tradingDate > prevDate) {
+      this.expireDayOrders(s, ref.tradingDate, 'trading day ended');
+      // A good-till-cancelled order whose price left the new day's band could never trade there (VN brokers resubmit
+      // such orders each day and the exchange refuses them): cancel it, naming the band.
+      for (const o of s.orders.slice()) {
+        const bad = this.checkRules(s, o);
+        if (bad !== null && bad[0] === 'ORDER_REJECTED_BAND') this.finish(o, 'cancelled', this.now(), `new trading day: ${bad[1]}`, 'ORDER_REJECTED_BAND');
+      }
+    }
     this.newAccountDay(ref.tradingDate);
   }
 
@@ -406,8 +415,9 @@ export class TradingCore {
     const p = this.pos.get(t.symbol);
     if (p !== undefined && p.qty > 0) {
       if (p.highWater === null || t.price > p.highWater) p.highWater = t.price;
-      this.checkExits(s, p, t);
-      this.checkAccountRisk();
+      if (p.exits !== null || this.anyExit) this.checkExits(s, p, t);
+      // Equity moves with every trade of a held symbol; only the equity limits need it at once (peak: at fills and minutes).
+      if (this.limits.maxDailyLossPct != null || this.limits.maxDrawdownPct != null) this.checkAccountRisk();
     }
     if (this.hasHook('onTrade')) this.runStrategies('onTrade', s.symbol, t);
   }
@@ -457,6 +467,7 @@ export class TradingCore {
 
   private pushEquity(minuteTs: number): void {
     const point: EquityPoint = { ts: minuteTs, equity: this.equity(), cash: this.cash };
+    if (point.equity > this.peakEquity) this.peakEquity = point.equity;
     this.curve.push(point);
     if (this.curve.length > this.curveMax) this.curve.splice(0, this.curve.length - this.curveMax);
     this.emit({ type: 'equity', point });
@@ -1057,7 +1068,11 @@ export class TradingCore {
 
   setRiskLimits(limits: RiskLimits): void {
     this.limits = { ...limits };
+    this.anyExit = limits.stopLossPct != null || limits.takeProfitPct != null || limits.trailingStopPct != null;
   }
+
+  /** Some account-wide exit (stop-loss, take-profit, trailing stop) is configured. */
+  private anyExit = false;
 
   riskLimits(): RiskLimits {
     return { ...this.limits };
