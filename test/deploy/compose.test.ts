@@ -208,8 +208,29 @@ describe('configuration coverage', () => {
     const read = new Set([...config.matchAll(/\br\.(?:raw|str|int|bool|oneOf|url)\('([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1]!));
     expect(read.size).toBeGreaterThan(20);
     for (const file of FILES) {
-      const env = Object.keys(load(file).services.api!.environment);
+      // Each setting reaches the role that uses it: the union of the api and collector environments.
+      const s = load(file).services;
+      const env = [...Object.keys(s.api!.environment), ...Object.keys(s.collector!.environment)];
       for (const name of read) if (!NOT_PASSED.has(name)) expect(env, `${name} in ${file}`).toContain(name);
+    }
+  });
+
+  it('gives each role only the secrets it needs (least privilege)', () => {
+    const SECRETS = ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'JWT_SECRET_PREVIOUS', 'SSI_CONSUMER_ID', 'SSI_CONSUMER_SECRET', 'ALPACA_KEY_ID', 'ALPACA_SECRET_KEY'];
+    const NEEDS: Record<string, string[]> = {
+      api: ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'JWT_SECRET_PREVIOUS'],
+      collector: ['DATABASE_URL', 'REDIS_URL', 'SSI_CONSUMER_ID', 'SSI_CONSUMER_SECRET', 'ALPACA_KEY_ID', 'ALPACA_SECRET_KEY'],
+      migrate: ['DATABASE_URL'],
+      backup: ['DATABASE_URL'],
+    };
+    for (const file of FILES) {
+      const s = load(file).services;
+      for (const [role, needs] of Object.entries(NEEDS)) {
+        const held = Object.keys(s[role]!.environment).filter((k) => SECRETS.includes(k));
+        expect(held.sort(), `${role} in ${file}`).toEqual([...needs].sort());
+      }
+      // The web, edge, db and redis containers hold no server secret either.
+      for (const other of ['web', 'edge']) expect(Object.keys(s[other]!.environment ?? {}).filter((k) => SECRETS.includes(k)), other).toEqual([]);
     }
   });
 

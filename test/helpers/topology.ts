@@ -65,7 +65,9 @@ function readCompose(): ComposeFile {
 
 /** The environment compose gives every server role, interpolated with `dotenv` (the `.env` values). */
 export function composeServerEnv(dotenv: Record<string, string>): Record<string, string> {
-  const env = readCompose()['x-server-env'];
+  // Every role's share together (compose splits the secrets by role; natively one environment serves them all).
+  const c = readCompose() as unknown as Record<string, Record<string, unknown>>;
+  const env = { ...c['x-server-env'], ...c['x-database-env'], ...c['x-redis-env'], ...c['x-auth-env'], ...c['x-vendor-env'] };
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolateCompose(String(v), dotenv)]));
 }
 

@@ -447,19 +447,22 @@ export function loadConfig(env: Env = process.env): Config {
   const feedFile = r.raw('FEED_FILE');
   if (feedKind === 'replay' && !feedFile) r.problem('FEED_FILE', 'is required when FEED=replay (path to a tape file)');
   let ssi: Config['feed']['ssi'];
+  // Vendor credentials matter only where the feed runs: the api role never talks to the vendor,
+  // and compose gives it none (least privilege).
+  const runsFeed = role !== 'api';
   if (feedKind === 'ssi') {
     const id = r.raw('SSI_CONSUMER_ID');
     const secret = r.raw('SSI_CONSUMER_SECRET');
-    if (!id) r.problem('SSI_CONSUMER_ID', 'is required when FEED=ssi');
-    if (!secret) r.problem('SSI_CONSUMER_SECRET', 'is required when FEED=ssi');
+    if (!id && runsFeed) r.problem('SSI_CONSUMER_ID', 'is required when FEED=ssi');
+    if (!secret && runsFeed) r.problem('SSI_CONSUMER_SECRET', 'is required when FEED=ssi');
     if (id && secret) ssi = { consumerId: id, consumerSecret: secret };
   }
   let alpaca: Config['feed']['alpaca'];
   if (feedKind === 'alpaca') {
     const id = r.raw('ALPACA_KEY_ID');
     const secret = r.raw('ALPACA_SECRET_KEY');
-    if (!id) r.problem('ALPACA_KEY_ID', 'is required when FEED=alpaca');
-    if (!secret) r.problem('ALPACA_SECRET_KEY', 'is required when FEED=alpaca');
+    if (!id && runsFeed) r.problem('ALPACA_KEY_ID', 'is required when FEED=alpaca');
+    if (!secret && runsFeed) r.problem('ALPACA_SECRET_KEY', 'is required when FEED=alpaca');
     const tier = r.raw('ALPACA_FEED') ?? 'iex';
     if (!['iex', 'sip', 'delayed_sip', 'test'].includes(tier)) r.problem('ALPACA_FEED', `must be iex, sip, delayed_sip or test (got '${tier}')`);
     // The test feed streams FAKEPACA by itself; real feeds need to know what to subscribe.
@@ -472,7 +475,8 @@ export function loadConfig(env: Env = process.env): Config {
   let jwtSecret = r.raw('JWT_SECRET');
   const jwtSecretPrevious = r.raw('JWT_SECRET_PREVIOUS');
   if (prod) {
-    const problem = secretProblem(jwtSecret);
+    // The collector neither signs nor verifies tokens, and compose gives it no key: judged only when set.
+    const problem = role === 'collector' && jwtSecret === undefined ? null : secretProblem(jwtSecret);
     if (problem) r.problem('JWT_SECRET', problem);
     const prevProblem = jwtSecretPrevious !== undefined ? secretProblem(jwtSecretPrevious) : null;
     if (prevProblem) r.problem('JWT_SECRET_PREVIOUS', prevProblem);

@@ -59,3 +59,18 @@ describe('registration defaults', () => {
     expect(problems({ ...priv, REGISTRATION_ENABLED: 'false' })).toEqual([]);
   });
 });
+
+describe('each role validates only the secrets it holds (compose gives each role its own)', () => {
+  const prodDb = { APP_ENV: 'production', DATABASE_URL: 'postgres://st:Vq8ZK3wLr2pN7xTb@db/st', REDIS_URL: 'redis://:Vq8ZK3wLr2pN7xTb@redis:6379' };
+  it('the collector starts without JWT_SECRET in production (it never signs or verifies tokens); the api does not', () => {
+    expect(problems({ ...prodDb, ROLE: 'collector' })).toEqual([]);
+    expect(problems({ ...prodDb, ROLE: 'api' })[0]).toMatch(/^JWT_SECRET: is required/);
+    expect(problems({ ...prodDb, ROLE: 'collector', JWT_SECRET: 'short' })[0]).toMatch(/^JWT_SECRET: is too short/);
+  });
+
+  it('vendor credentials are required where the feed runs (collector, all), not on api replicas', () => {
+    expect(problems({ ...prodDb, ROLE: 'api', JWT_SECRET: SECRET, FEED: 'ssi' })).toEqual([]);
+    expect(problems({ ...prodDb, ROLE: 'collector', FEED: 'ssi' }).map((p) => p.split(':')[0])).toEqual(['SSI_CONSUMER_ID', 'SSI_CONSUMER_SECRET']);
+    expect(problems({ FEED: 'alpaca', ALPACA_SYMBOLS: 'AAPL' }).map((p) => p.split(':')[0])).toEqual(['ALPACA_KEY_ID', 'ALPACA_SECRET_KEY']);
+  });
+});

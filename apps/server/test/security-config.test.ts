@@ -78,7 +78,8 @@ describe('production configuration', () => {
 
   it('a strong secret and a private database password pass; accounts are on by default', () => {
     const c = loadConfig({ ...prod, DATABASE_URL: `postgres://st:${encodeURIComponent(GOOD)}@db/st` });
-    expect(c.auth).toMatchObject({ mode: 'accounts', registrationEnabled: true, publicMarketData: true, accessTokenTtlSeconds: 900 });
+    // Registration is off by default in production (issue 12): accounts are created with `stock-tracker user create`.
+    expect(c.auth).toMatchObject({ mode: 'accounts', registrationEnabled: false, publicMarketData: true, accessTokenTtlSeconds: 900 });
     expect(loadConfig({}).auth.mode).toBe('none'); // development: the embedded single-user mode
   });
 
