@@ -1,5 +1,5 @@
 /**
- * Storage for paper trading (migration 0008). Every method that serves a
+ * Storage for paper trading (migration 0006). Every method that serves a
  * request takes the caller's userId and filters by it in SQL: another user's
  * account, order, fill or strategy behaves exactly as a missing one (no IDOR).
  * The few unfiltered methods (`*All`, `pending`, `persist`) are for the one
