@@ -20,6 +20,7 @@ import type { EngineOutput, MarketEvent, StrategyConfig, TradingEvent } from '@s
 import { TradingCore, TradingHub, createStrategy } from '@stock-tracker/trading';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import os from 'node:os';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -55,12 +56,21 @@ const tape = record();
 const mix: Record<string, number> = {};
 for (const e of tape) mix[e.type] = (mix[e.type] ?? 0) + 1;
 
+/** CPU milliseconds of this process (steadier than wall time on a shared machine). */
+let lastCpu = 0;
+function cpuSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
+
 function engineOnly(): number {
   const engine = new MarketEngine();
   const noop = () => {};
   gc();
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < tape.length; i++) engine.apply(tape[i]!, noop);
+  lastCpu = cpuSince(c0);
   return performance.now() - t0;
 }
 
@@ -91,7 +101,9 @@ function withTrading(configs: StrategyConfig[]): { ms: number; fills: number; si
   const emit = (out: EngineOutput) => hub.onMarket(out);
   gc();
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < tape.length; i++) engine.apply(tape[i]!, emit);
+  lastCpu = cpuSince(c0);
   const ms = performance.now() - t0;
   return { ms, fills, signals, orders };
 }
@@ -104,10 +116,14 @@ const warmFocused = withTrading(FOCUSED);
 let bestEngine = Infinity;
 let bestTrading = Infinity;
 let bestFocused = Infinity;
+const cpu = { engine: Infinity, trading: Infinity, focused: Infinity };
 for (let r = 0; r < RUNS; r++) {
   const e = engineOnly();
+  cpu.engine = Math.min(cpu.engine, lastCpu);
   const t = withTrading(STRATEGIES).ms;
+  cpu.trading = Math.min(cpu.trading, lastCpu);
   const f = withTrading(FOCUSED).ms;
+  cpu.focused = Math.min(cpu.focused, lastCpu);
   const pct = (x: number) => `${x.toFixed(0)} ms (+${(((x - e) / e) * 100).toFixed(1)}%)`;
   console.error(`run ${r + 1}: engine ${e.toFixed(0)} ms; + 10 strategies on every symbol ${pct(t)}; + 10 strategies on 3 symbols each ${pct(f)}`);
   bestEngine = Math.min(bestEngine, e);
@@ -130,6 +146,9 @@ console.log(
     focusedOverheadPct: Math.round(focusedOverheadPct * 10) / 10,
     focusedSignals: warmFocused.signals,
     focusedFills: warmFocused.fills,
+    cpuOverheadPct: Math.round(((cpu.trading - cpu.engine) / cpu.engine) * 1000) / 10,
+    cpuFocusedOverheadPct: Math.round(((cpu.focused - cpu.engine) / cpu.engine) * 1000) / 10,
+    loadAvg1m: Math.round(os.loadavg()[0]! * 100) / 100,
     signals: warm.signals,
     fills: warm.fills,
     runs: RUNS,
