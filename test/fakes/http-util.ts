@@ -3,6 +3,7 @@
  * scripted REST faults and a condition poller for tests.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { waitFor as waitUntil } from '../helpers/wait.ts';
 
 export interface ScriptedResponse {
   status: number;
@@ -59,13 +60,7 @@ export class FaultQueue {
 }
 
 /** Polls `cond` until true; rejects with `what` after timeoutMs. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export const waitFor = (cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> => waitUntil(cond, what, timeoutMs);
 
 export function paginate<T>(rows: T[], pageIndex: number, pageSize: number): T[] {
   return rows.slice((pageIndex - 1) * pageSize, pageIndex * pageSize);

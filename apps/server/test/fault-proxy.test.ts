@@ -5,6 +5,7 @@ import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-proxy.ts';
 import { testRedisUrl } from '../../../test/helpers/redis.ts';
+import { waitFor } from '../../../test/helpers/wait.ts';
 
 let echo: Server;
 let echoPort: number;
@@ -45,13 +46,7 @@ async function client(): Promise<{ sock: Socket; received: () => string; ended: 
   return { sock, received: () => data, ended };
 }
 
-async function until(cond: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const until = (cond: () => boolean, what: string, timeoutMs = 3_000) => waitFor(cond, what, { timeoutMs, everyMs: 5 });
 
 describe('fault proxy', () => {
   it('forwards both ways, byte for byte', async () => {

@@ -8,6 +8,7 @@ import { ElectedPublisher, LeaderLock, type LeaderLockOptions, type LostReason }
 import { deletePrefix, redisClient, testRedisUrl, uniquePrefix } from '../../../test/helpers/redis.ts';
 import { startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-proxy.ts';
 import { makeQuote, makeTrade } from './ws-test-helpers.ts';
+import { waitFor as waitUntil } from '../../../test/helpers/wait.ts';
 
 const TTL = 600;
 const RENEW = 150;
@@ -24,13 +25,7 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const waitFor = (cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000) => waitUntil(cond, what, { timeoutMs, everyMs: 5 });
 
 interface Tracked {
   lock: LeaderLock;

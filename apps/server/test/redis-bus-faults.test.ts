@@ -7,6 +7,7 @@ import { RedisBus, RedisStreamPublisher, redisBusKeys, type BusMessage, type Epo
 import { deletePrefix, startPrivateRedis, testRedisUrl, uniquePrefix, type PrivateRedis } from '../../../test/helpers/redis.ts';
 import { startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-proxy.ts';
 import { makeQuote, makeTrade } from './ws-test-helpers.ts';
+import { waitFor as waitUntil } from '../../../test/helpers/wait.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -14,13 +15,7 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const waitFor = (cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 8_000) => waitUntil(cond, what, timeoutMs);
 
 // Short timeouts so outages are noticed in test time.
 const fast = { socketTimeoutMs: 600, maxRetryDelayMs: 100 };

@@ -4,6 +4,7 @@
 import { RedisBus, RedisStreamPublisher, redisBusKeys, type BusMessage, type RedisBusOptions, type RedisStreamPublisherOptions } from '../src/bus/index.ts';
 import { deletePrefix, redisClient, testRedisUrl, uniquePrefix } from '../../../test/helpers/redis.ts';
 import { makeQuote, makeTrade } from './ws-test-helpers.ts';
+import { waitFor } from '../../../test/helpers/wait.ts';
 
 let prefix: string;
 let url: string;
@@ -32,13 +33,6 @@ async function bus(opts: Partial<RedisBusOptions> = {}): Promise<RedisBus> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 function collect(b: RedisBus): BusMessage[] {
   const got: BusMessage[] = [];

@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { StreamClient } from '@stock-tracker/client';
 import type { Channel, QuoteState, StreamPos, UpdateMsg } from '@stock-tracker/protocol';
 import { freePort } from '../../../test/helpers/private-postgres.ts';
+import { waitFor } from '../../../test/helpers/wait.ts';
 
 export { freePort };
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -264,13 +265,8 @@ export function trackedClient(id: number, channel: Channel, urls: () => string[]
 }
 
 /** Waits until pred holds, polling. */
-export async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000, everyMs = 100, describe?: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${describe ? `: ${describe()}` : ''}`);
-    await sleep(everyMs);
-  }
-}
+export const until = (pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000, everyMs = 100, describe?: () => string): Promise<void> =>
+  waitFor(pred, what, { timeoutMs, everyMs, describe });
 
 /** The `n` symbols with the most trades today, as an api replica reports them (waits until it serves a board). */
 export async function mostTraded(url: string, n: number): Promise<string[]> {

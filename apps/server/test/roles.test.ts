@@ -23,15 +23,8 @@ import { ConfigError, DEFAULT_MAX_WORKERS, loadConfig } from '../src/config.ts';
 import type { Db } from '../src/storage/db.ts';
 import { deletePrefix, redisClient, testRedisUrl, uniquePrefix } from '../../../test/helpers/redis.ts';
 import { freePort } from '../../../test/helpers/private-postgres.ts';
+import { waitFor } from '../../../test/helpers/wait.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** A simulated market: engine outputs of `seconds` of trading (deterministic). */
 function simulatedMarket(seconds: number): { engine: MarketEngine; outputs: EngineOutput[] } {

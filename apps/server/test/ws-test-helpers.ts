@@ -5,6 +5,7 @@ import WebSocket, { type ClientOptions } from 'ws';
 import type { ClassifiedTrade, QuoteState, ServerMessage } from '@stock-tracker/protocol';
 import { InMemoryBus, type BusMessage, type InMemoryBusOptions, type StreamPublisher } from '../src/bus/index.ts';
 import { createWsGateway, type WsGateway, type WsGatewayOptions } from '../src/ws/index.ts';
+import { waitFor as waitUntil } from '../../../test/helpers/wait.ts';
 
 export interface TestServer {
   bus: InMemoryBus;
@@ -54,13 +55,8 @@ export async function serveGateway(bus: WsGatewayOptions['bus'], gw: Partial<WsG
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `cond` every 5 ms; rejects naming `what` after `timeoutMs`. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+/** The shared polling helper (test/helpers/wait.ts), checking every 5 ms. */
+export const waitFor = (cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> => waitUntil(cond, what, { timeoutMs, everyMs: 5 });
 
 type Msg = ServerMessage & Record<string, any>;
 
