@@ -132,6 +132,7 @@ describe('Trading in Chromium against the real server', () => {
 
       // Live, without a reload: the strategy's order, its fill, its position, and the P&L moving.
       await until(page, 'an order placed by the strategy', () => !!document.querySelector('table.orders tr[data-source="strategy"]'), null, 45_000);
+      await until(page, "the strategy's signal (its decision and reason)", () => !!document.querySelector('table.signals tbody tr[data-action="enter"]'), null, 10_000);
       await until(page, "the strategy's fill", () => [...document.querySelectorAll('table.fills tbody tr')].some((tr) => tr.children[7]?.textContent === 'strategy'), null, 20_000);
       const stratFill = await page.evaluate(() => [...document.querySelectorAll('table.fills tbody tr')].find((tr) => tr.children[7]?.textContent === 'strategy')!.children[1]!.textContent!);
       await until(page, `the strategy's position in ${stratFill}`, (s) => !!document.querySelector(`table.positions tr[data-symbol="${s}"]`), stratFill, 15_000);

@@ -5,14 +5,14 @@
  * Loaded on demand (lightweight-charts and this page stay out of the board's
  * first load).
  */
-import { useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router-dom';
-import type { AccountState, EquityPoint, SymbolRef } from '@stock-tracker/protocol';
+import type { AccountState, EquityPoint, SymbolRef, TradingStreamEvent } from '@stock-tracker/protocol';
 import { useServices } from '../services.tsx';
 import { useAppliedTheme } from '../lib/theme.ts';
 import { timeZoneOf, VN_TIME_ZONE } from '../lib/market.ts';
-import { formatPrice, parseAmount } from '../lib/format.ts';
+import { formatPrice, formatTime, parseAmount } from '../lib/format.ts';
 import { isLiveState } from '../store/connection.ts';
 import { LineChart } from '../trading/charts.tsx';
 import { OrderTicket } from '../trading/OrderTicket.tsx';
@@ -69,7 +69,7 @@ export default function TradingPage() {
   const enabled = accountId !== '';
   const ordersQ = useQuery({ queryKey: tradingKeys.orders(accountId), queryFn: ({ signal }) => api.orders(accountId, { limit: 200 }, { signal }), enabled });
   const fillsQ = useQuery({ queryKey: tradingKeys.fills(accountId), queryFn: ({ signal }) => api.fills(accountId, { limit: 200 }, { signal }), enabled });
-  const pnlQ = useQuery({ queryKey: tradingKeys.pnl(accountId), queryFn: ({ signal }) => api.pnl(accountId, { limit: 1000 }, { signal }), enabled });
+  const pnlQ = useQuery({ queryKey: tradingKeys.pnl(accountId), queryFn: ({ signal }) => api.pnl(accountId, { limit: 1000 }, { signal }), enabled, refetchInterval: 60_000 });
   const strategiesQ = useQuery({ queryKey: tradingKeys.strategies(accountId), queryFn: ({ signal }) => api.strategies({ accountId }, { signal }), enabled });
 
   // The newest of: the live portfolio state, the P&L answer, the account list's state.
@@ -78,17 +78,24 @@ export default function TradingPage() {
     return cands.sort((a, b) => b.ts - a.ts)[0] ?? null;
   }, [live.portfolio, accountId, pnlQ.data, account]);
 
-  // Equity curve: stored per-minute points, extended by the live state's minute.
-  const curve = useMemo(() => {
-    const pts: EquityPoint[] = [...(pnlQ.data?.equity ?? [])];
+  // Equity curve: the stored per-minute points, extended by the minutes seen live since the page opened.
+  const [livePts, setLivePts] = useState<{ accountId: string; pts: ReadonlyMap<number, EquityPoint> }>({ accountId: '', pts: new Map() });
+  useEffect(() => {
     const s = live.portfolio.get(accountId);
-    if (s) {
-      const m = Math.floor(s.ts / 60_000) * 60_000;
-      const last = pts[pts.length - 1];
-      if (!last || m >= last.ts) pts.push({ ts: m, equity: s.equity, cash: s.cash });
-    }
-    return pts.map((p) => ({ ts: p.ts, value: p.equity }));
-  }, [pnlQ.data, live.portfolio, accountId]);
+    if (!s) return;
+    const m = Math.floor(s.ts / 60_000) * 60_000;
+    setLivePts((cur) => {
+      const pts = new Map(cur.accountId === accountId ? cur.pts : []);
+      pts.set(m, { ts: m, equity: s.equity, cash: s.cash });
+      if (pts.size > 2_000) pts.delete(Math.min(...pts.keys()));
+      return { accountId, pts };
+    });
+  }, [live.portfolio, accountId]);
+  const curve = useMemo(() => {
+    const by = new Map<number, EquityPoint>((pnlQ.data?.equity ?? []).map((p) => [p.ts, p]));
+    if (livePts.accountId === accountId) for (const [ts, p] of livePts.pts) by.set(ts, p);
+    return [...by.values()].sort((a, b) => a.ts - b.ts).map((p) => ({ ts: p.ts, value: p.equity }));
+  }, [pnlQ.data, livePts, accountId]);
 
   if (accountsQ.isLoading) return <p className="loading" role="status">{T.loading}</p>;
   if (accountsQ.isError) return <ServerError error={accountsQ.error} />;
@@ -156,6 +163,8 @@ export default function TradingPage() {
               <section className="card" aria-labelledby="strat-h">
                 <h2 id="strat-h">{T.strategies.heading}</h2>
                 <StrategyList accountId={accountId} strategies={strategiesQ.data?.items ?? []} />
+                <h3>{T.signals.heading}</h3>
+                <SignalList events={live.recent} accountId={accountId} timeZone={timeZone} />
                 <h3>{T.newStrategy.heading}</h3>
                 {builtinQ.data ? <StrategyForm key={accountId} accountId={accountId} builtins={builtinQ.data.items} knownSymbols={known} /> : <p className="muted">{T.loading}</p>}
               </section>
@@ -168,6 +177,29 @@ export default function TradingPage() {
         </>
       )}
     </article>
+  );
+}
+
+/** The strategies' decisions and their reasons as they arrive (signals are events of the stream, not stored for REST). */
+function SignalList({ events, accountId, timeZone }: { events: readonly TradingStreamEvent[]; accountId: string; timeZone: string }) {
+  const signals = events.filter((e): e is Extract<TradingStreamEvent, { type: 'signal' }> => e.type === 'signal' && e.accountId === accountId).slice(0, 10);
+  if (signals.length === 0) return <p className="muted">{T.signals.empty}</p>;
+  return (
+    <table className="data-table signals">
+      <thead>
+        <tr>{T.signals.cols.map((c) => <th key={c} scope="col">{c}</th>)}</tr>
+      </thead>
+      <tbody>
+        {signals.map(({ signal: g }) => (
+          <tr key={g.id} data-action={g.action}>
+            <td className="num">{formatTime(g.ts, timeZone)}</td>
+            <td>{g.symbol}</td>
+            <td className={g.action === 'enter' ? 'side-buy' : g.action === 'exit' ? 'side-sell' : 'muted'}>{g.action}</td>
+            <td className="muted">{g.reason}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

@@ -139,6 +139,7 @@ export const T = {
   statuses: {
     new: 'new', accepted: 'accepted', partially_filled: 'partially filled', filled: 'filled', cancelled: 'cancelled', rejected: 'rejected', expired: 'expired',
   } as Record<string, string>,
+  signals: { heading: 'Signals (live)', empty: 'No signals since the page opened.', cols: ['Time', 'Symbol', 'Action', 'Why'] },
   backtestLink: 'Backtests →',
 };
 
