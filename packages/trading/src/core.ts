@@ -270,6 +270,15 @@ export class TradingCore {
     return p !== undefined && p.qty > 0;
   }
 
+  /** Some attached strategy trades `symbol` (closed bars of other symbols change nothing here). */
+  strategiesTrade(symbol: string): boolean {
+    for (let i = 0; i < this.strats.length; i++) {
+      const set = this.strats[i]!.symbols;
+      if (set === null || set.has(symbol)) return true;
+    }
+    return false;
+  }
+
   /** Strategies that want foreign-flow events. */
   wantsForeign(): boolean {
     return this.hooks.onForeign;

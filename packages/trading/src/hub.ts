@@ -4,7 +4,7 @@
  * with accounts × outputs; the hub keeps the latest market facts per symbol
  * once, delivers a trade/quote only to the accounts it can affect (open orders
  * or a position in that symbol, or strategies that watch ticks), closed bars
- * to accounts with strategies, and moves every account's clock at each new
+ * to accounts with a strategy on that symbol, and moves every account's clock at each new
  * minute (equity points). Accounts that were skipped get the symbol's latest
  * quote, price and foreign state synced before anything is delivered to them,
  * so decisions and fills are the same as with full delivery (tested).
@@ -80,7 +80,7 @@ export class TradingHub {
 
   private closedBar(b: Bar): void {
     for (const c of this.cores) {
-      if (c.strategies().length === 0) continue;
+      if (!c.strategiesTrade(b.symbol)) continue;
       this.sync(c, b.symbol);
       this.send(c, null, c.onClosedBar(b));
     }

@@ -14,6 +14,7 @@ function simTape(n: number, seed = 3): MarketEvent[] {
   return out;
 }
 const tape = simTape(6_000);
+const tapeSymbols = [...new Set(tape.flatMap((e) => (e.type === 'reference' ? [e.ref.symbol] : [])))].sort();
 
 describe('parameters', () => {
   it('parse, defaults, ranges', () => {
@@ -70,6 +71,8 @@ describe('TradingHub', () => {
     const configs = BUILTIN_STRATEGIES.flatMap((info, i) => [
       { id: `${info.name}-all`, strategy: info.name, params: {}, symbols: [] },
       { id: `${info.name}-part`, strategy: info.name, params: { allocation: 30 + i * 10 }, symbols: [] },
+      // A strategy on some symbols only: the hub does not bother it with the others' bars.
+      { id: `${info.name}-some`, strategy: info.name, params: {}, symbols: tapeSymbols.slice(0, 2) },
     ]).map((c): StrategyConfig => ({ ...c, params: { ...(c.params as Record<string, number>), ...(c.strategy === 'sma-cross' ? { fast: 2, slow: 4 } : c.strategy === 'macd-cross' ? { fast: 2, slow: 5, signal: 2 } : c.strategy === 'rsi-reversion' ? { period: 3, oversold: 40, overbought: 60 } : c.strategy === 'vn-flow' ? { lookback: 2, imbalance: 0.2 } : {}) } }));
     const make = () => configs.map((cfg) => {
       const c = new TradingCore({ accountId: cfg.id, cash: 1e9, riskLimits: { stopLossPct: 1, maxPositionPct: 60 } });
