@@ -88,7 +88,8 @@ export async function startWsEnv(env: Record<string, string> = {}, gatewayOption
   const f = await createAuthFixture('pglite', {
     settings: { auth: { mode: 'accounts', registrationEnabled: true, publicMarketData: config.auth.publicMarketData }, ...settings },
     makeService: (st) => {
-      wiring = createAuth(config, st.db, 'local', undefined, { hasher: new PasswordHasher(TEST_HASH_PARAMS) });
+      // Tests sign users up over HTTP; the config default (off with private market data) is not what is tested here.
+      wiring = createAuth(config, st.db, 'local', undefined, { hasher: new PasswordHasher(TEST_HASH_PARAMS), registrationEnabled: true });
       return wiring.service!;
     },
   });
