@@ -38,6 +38,7 @@ export function drawdownSeries(start: number, equity: readonly EquityPoint[]): {
   let peak = start;
   return equity.map((p) => {
     if (p.equity > peak) peak = p.equity;
-    return { ts: p.ts, value: peak > 0 ? -((peak - p.equity) / peak) * 100 : 0 };
+    // `|| 0`: no "-0" at the peak.
+    return { ts: p.ts, value: (peak > 0 ? -((peak - p.equity) / peak) * 100 : 0) || 0 };
   });
 }
