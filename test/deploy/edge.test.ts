@@ -11,11 +11,10 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ERRORS, type ErrorCode } from '@stock-tracker/protocol';
-import { contentSecurityPolicy, STATIC_SECURITY_HEADERS } from '../../apps/server/src/http/security.ts';
+import { ERRORS } from '@stock-tracker/protocol';
+import { expectEdgeSecurityHeaders, expectJsonError, SANE_ID } from '../helpers/edge-assertions.ts';
 import { NGINX_DIR, createNginxPrefix, edgeFiles, freePort, startNginx, webFiles, type RunningNginx } from '../helpers/nginx.ts';
 
-const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const NGINX_ID = /^[0-9a-f]{32}$/;
 const INDEX_HTML = '<!doctype html><html><head><title>stock-tracker stub</title></head><body><div id="root" data-stub="spa-index"></div></body></html>\n';
 // Big enough for gzip (gzip_min_length 1024), varied enough to compress well but not trivially.
@@ -170,22 +169,7 @@ afterAll(async () => {
 
 const url = (port: number, p: string) => `http://127.0.0.1:${port}${p}`;
 const get = (p: string, init?: RequestInit, port = edge.port) => fetch(url(port, p), init);
-
-/** The edge's header policy, identical to the server's own (apps/server/src/http/security.ts). */
-function expectSecurityHeaders(res: Response, port = edge.port): void {
-  expect(res.headers.get('content-security-policy')).toBe(contentSecurityPolicy(`127.0.0.1:${port}`));
-  for (const [name, value] of Object.entries(STATIC_SECURITY_HEADERS)) expect(res.headers.get(name), name).toBe(value);
-  expect(res.headers.get('x-request-id')).toMatch(SANE_ID);
-  expect(res.headers.get('strict-transport-security')).toBeNull(); // plain HTTP edge: never HSTS
-  expect(res.headers.get('server')).toBe('nginx'); // server_tokens off: no version
-}
-
-async function expectJsonError(res: Response, status: number, code: ErrorCode): Promise<void> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const body = (await res.json()) as Record<string, unknown>;
-  expect(body).toEqual({ code, message: ERRORS[code].message, request_id: res.headers.get('x-request-id') });
-}
+const expectSecurityHeaders = (res: Response, port = edge.port) => expectEdgeSecurityHeaders(res, port);
 
 // ----------------------------------------------------------------- tests ---
 

@@ -15,10 +15,10 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import pg from 'pg';
 import { WebSocket } from 'ws';
-import { ERRORS, type ErrorCode, type QuoteState, type QuotesResponse, type ServerMessage } from '@stock-tracker/protocol';
+import { type QuoteState, type QuotesResponse, type ServerMessage } from '@stock-tracker/protocol';
 import { launchBrowser } from '../../apps/web/test/e2e/browser.ts';
 import type { BackupManifest } from '../../apps/server/src/backup/manifest.ts';
-import { contentSecurityPolicy, STATIC_SECURITY_HEADERS } from '../../apps/server/src/http/security.ts';
+import { expectEdgeSecurityHeaders, expectJsonError } from '../helpers/edge-assertions.ts';
 import { pgAdminUrl, testRedisUrl } from '../helpers/database.ts';
 import { databaseUrlFor, dropDatabase, uniqueDbName } from '../helpers/pg-admin.ts';
 import { runJob, startTopology, type Topology } from '../helpers/topology.ts';
@@ -52,22 +52,7 @@ async function quotes(): Promise<QuoteState[]> {
   return ((await r.json()) as QuotesResponse).items;
 }
 
-/** The edge's header policy on every answer: the server's own values (apps/server/src/http/security.ts), each once. */
-function expectSecurityHeaders(res: Response): void {
-  expect(res.headers.get('content-security-policy')).toBe(contentSecurityPolicy(`127.0.0.1:${topo.edgePort}`));
-  // Headers.get joins repeated headers with ", ": an exact match also proves there is one copy.
-  for (const [name, value] of Object.entries(STATIC_SECURITY_HEADERS)) expect(res.headers.get(name), name).toBe(value);
-  expect(res.headers.get('x-request-id')).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
-  expect(res.headers.get('strict-transport-security')).toBeNull(); // plain HTTP edge: never HSTS
-  expect(res.headers.get('server')).toBe('nginx'); // server_tokens off: no version
-}
-
-async function expectJsonError(res: Response, status: number, code: ErrorCode): Promise<void> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const body = (await res.json()) as Record<string, unknown>;
-  expect(body).toMatchObject({ code, message: ERRORS[code].message, request_id: res.headers.get('x-request-id') });
-}
+const expectSecurityHeaders = (res: Response) => expectEdgeSecurityHeaders(res, topo.edgePort);
 
 /** A page of the signed-in browser context that records console errors, page errors and failed requests. */
 async function openSignedIn(url: string) {
