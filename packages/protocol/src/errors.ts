@@ -62,6 +62,7 @@ export const ERRORS = {
   BROKER_RATE_LIMITED: { status: 429, message: "The broker's rate limit was reached; try again shortly." },
   BROKER_AUTH_FAILED: { status: 502, message: 'The broker refused the configured credentials.' },
   BROKER_UNAVAILABLE: { status: 503, message: 'The broker did not answer; try again shortly.' },
+  BROKER_NOT_CONFIGURED: { status: 422, message: 'This broker is not configured on the server (e.g. ALPACA_TRADING_KEY_ID / ALPACA_TRADING_SECRET_KEY for Alpaca).' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

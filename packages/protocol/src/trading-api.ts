@@ -32,6 +32,10 @@ const IdString = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-
 export const TRADING_MARKETS = ['VN', 'US'] as const;
 export const TradingMarket = Type.Union([Type.Literal('VN'), Type.Literal('US')]);
 
+export const TRADING_BROKERS = ['paper', 'alpaca'] as const;
+export const TradingBroker = Type.Union([Type.Literal('paper'), Type.Literal('alpaca')]);
+export type TradingBroker = Static<typeof TradingBroker>;
+
 export const TradingAccountCreate = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 60 }),
@@ -40,6 +44,12 @@ export const TradingAccountCreate = Type.Object(
     /** Default: the server's TRADING_STARTING_CASH (VN) or TRADING_STARTING_CASH_US. */
     startingCash: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e13 })),
     riskLimits: Type.Optional(RiskLimits),
+    /**
+     * Who fills the orders: 'paper' (default, the trading core's fill model on the live feed) or 'alpaca'
+     * (the Alpaca Trading API, paper endpoint unless the server is configured live; US market only;
+     * refused with BROKER_NOT_CONFIGURED when the server has no ALPACA_TRADING_* keys).
+     */
+    broker: Type.Optional(TradingBroker),
   },
   { additionalProperties: false },
 );
@@ -51,6 +61,8 @@ export const TradingAccount = Type.Object({
   market: TradingMarket,
   startingCash: Type.Number(),
   riskLimits: RiskLimits,
+  /** 'paper' or 'alpaca' (absent from servers older than the Alpaca broker: paper). */
+  broker: Type.Optional(TradingBroker),
   /** Goes up with each reset. */
   generation: Type.Integer(),
   createdAt: Type.Number(),

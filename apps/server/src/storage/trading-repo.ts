@@ -30,6 +30,8 @@ export interface TradingAccountRecord {
   startingCash: number;
   riskLimits: Record<string, unknown>;
   fees: string;
+  /** 'paper' (the core's fill model) or 'alpaca' (the Alpaca Trading API; migration 0007). */
+  broker: string;
   generation: number;
   createdAt: number;
   updatedAt: number;
@@ -154,6 +156,8 @@ export interface AccountCreate {
   startingCash: number;
   riskLimits?: Record<string, unknown>;
   fees?: string;
+  /** Default 'paper'. */
+  broker?: string;
 }
 
 export interface StrategyCreate {
@@ -173,7 +177,7 @@ const isUnique = (err: unknown) => (err as { code?: string })?.code === UNIQUE_V
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : ((v ?? {}) as Record<string, unknown>));
 const num = (v: unknown) => Number(v);
 
-const ACCOUNT_COLS = `id, user_id, name, market, starting_cash, risk_limits, fees, generation, ${ms('created_at')} AS created_at, ${ms('updated_at')} AS updated_at`;
+const ACCOUNT_COLS = `id, user_id, name, market, starting_cash, risk_limits, fees, broker, generation, ${ms('created_at')} AS created_at, ${ms('updated_at')} AS updated_at`;
 type Row = Record<string, unknown>;
 const toAccount = (r: Row): TradingAccountRecord => ({
   id: r.id as string,
@@ -183,6 +187,7 @@ const toAccount = (r: Row): TradingAccountRecord => ({
   startingCash: num(r.starting_cash),
   riskLimits: obj(r.risk_limits),
   fees: r.fees as string,
+  broker: (r.broker as string | undefined) ?? 'paper',
   generation: num(r.generation),
   createdAt: num(r.created_at),
   updatedAt: num(r.updated_at),
@@ -384,8 +389,8 @@ export function createTradingRepo(db: Db): TradingRepo {
       async create(userId, input, max) {
         return withinQuota(userId, max, 'SELECT count(*)::int AS n FROM trading_accounts WHERE user_id = $1', 'trading accounts', async (tx) => {
           const r = await one(
-            `INSERT INTO trading_accounts (id, user_id, name, market, starting_cash, risk_limits, fees) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING ${ACCOUNT_COLS}`,
-            [randomUUID(), userId, input.name, input.market, input.startingCash, JSON.stringify(input.riskLimits ?? {}), input.fees ?? 'default'],
+            `INSERT INTO trading_accounts (id, user_id, name, market, starting_cash, risk_limits, fees, broker) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) RETURNING ${ACCOUNT_COLS}`,
+            [randomUUID(), userId, input.name, input.market, input.startingCash, JSON.stringify(input.riskLimits ?? {}), input.fees ?? 'default', input.broker ?? 'paper'],
             tx,
           );
           return toAccount(r!);

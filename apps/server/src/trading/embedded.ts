@@ -31,7 +31,8 @@ export async function startEmbeddedTrading(config: Config, db: Db, publisher: ()
   if (!settings.enabled) return null;
   const repo = createTradingRepo(db);
   const notifier = new LocalTradingNotifier();
-  const runner = new TradingRunner({ repo, publisher, market, log, onCommandSettled: notifier.settled });
+  // This process runs the cores, so it is the one that talks to Alpaca (when configured).
+  const runner = new TradingRunner({ repo, publisher, market, log, onCommandSettled: notifier.settled, alpaca: config.alpacaTrading });
   notifier.runner = runner;
   await runner.start();
   // Storage is the source of truth here too: a command whose hand-over failed (database blip) is picked up later.
@@ -41,7 +42,7 @@ export async function startEmbeddedTrading(config: Config, db: Db, publisher: ()
   return {
     runner,
     repo,
-    routes: { service: new TradingService(repo, notifier, settings), backtests },
+    routes: { service: new TradingService(repo, notifier, settings, { alpaca: config.alpacaTrading !== undefined }), backtests },
     onOutput: (out) => runner.onMarket(out),
     // A backtest still running is not waited for: its row is failed as abandoned later (trading-repo backtests.start).
     stop: () => {

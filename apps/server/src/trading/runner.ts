@@ -5,8 +5,15 @@
  * decides a fill.
  *
  * - Market data: every engine output the pipeline hands to the storage writer
- *   (accepted exactly once, in order) goes to every account's core
- *   (`onMarket`), the same entry point the backtest runner uses.
+ *   (accepted exactly once, in order) goes through one TradingHub, which hands
+ *   each output only to the cores it can affect (same decisions and fills as
+ *   delivering everything, tested in the core package), as backtests do.
+ *   A restored core joins the hub only once the feed is past the time of its
+ *   snapshot (its horizon, see AccountSlot.horizon).
+ * - Broker accounts (`broker: 'alpaca'`): the core runs in 'external'
+ *   execution; its orders go to the AlpacaBroker and the broker's order
+ *   updates and fills come back through core.applyBrokerUpdate. Only this
+ *   process (embedded, or the collector leader) talks to Alpaca.
  * - Commands (orders, cancels, replaces, resets, kill-switch resets) are read
  *   from storage (`trading_commands`, stored by whoever accepted the request),
  *   in the order they were accepted; an announcement only says "look now".
@@ -20,9 +27,12 @@
  *   core from the stored snapshot (TradingCore.restore) before it sees market
  *   data, and applies the still-pending commands again.
  */
-import type { EngineOutput, Order, QuoteState, RiskLimits, StrategyConfig, SymbolRef, TradingEvent, TradingStreamEvent } from '@stock-tracker/protocol';
+import type { EngineOutput, Order, OrderReplace, QuoteState, RiskLimits, StrategyConfig, SymbolRef, TradingEvent, TradingStreamEvent } from '@stock-tracker/protocol';
 import { isFinalOrderStatus, tradingPortfolioKey, tradingUserKey } from '@stock-tracker/protocol';
-import { TradingCore, createStrategy, type OrderResult, type Strategy, type TradingCoreOptions, type TradingSnapshot } from '@stock-tracker/trading';
+import { AppError } from '@stock-tracker/protocol';
+import { TradingCore, TradingHub, createStrategy, type BrokerUpdate, type OrderResult, type Strategy, type TradingCoreOptions, type TradingSnapshot } from '@stock-tracker/trading';
+import { AlpacaBroker } from '@stock-tracker/trading/alpaca';
+import type { AlpacaTradingSettings } from '../config.ts';
 import type { StreamPublisher } from '../bus/types.ts';
 import type { CommandRecord, EquityPoint, FillRecord, OrderRecord, PersistBatch, StrategyRecord, TradingAccountRecord, TradingRepo } from '../storage/trading-repo.ts';
 
@@ -46,6 +56,10 @@ export interface TradingRunnerOptions {
   market?: () => { references(): SymbolRef[]; quotes(): QuoteState[] } | null;
   /** Called after a command's outcome is stored (the embedded server answers the waiting request). */
   onCommandSettled?: (commandId: string) => void;
+  /** Alpaca Trading API settings (config.alpacaTrading): accounts with broker 'alpaca' need them; without, they are not run. */
+  alpaca?: AlpacaTradingSettings | undefined;
+  /** Options handed to every AlpacaBroker (tests: shorter backoffs). */
+  alpacaOptions?: Partial<ConstructorParameters<typeof AlpacaBroker>[0]>;
 }
 
 interface AccountSlot {
@@ -67,7 +81,21 @@ interface AccountSlot {
    * apply them twice.
    */
   horizon: number;
+  /** The account's broker when it is not the core's own fill model (broker 'alpaca'). */
+  broker: AlpacaBroker | null;
+  /** Set when the slot is replaced or removed: late broker updates for it are ignored. */
+  detached: boolean;
+  unsubscribe: (() => void) | null;
 }
+
+/** The cumulative quantity in an Alpaca fill id (`<orderId>-f<cumulative qty>`), NaN when not of that form. */
+const fillCum = (id: string): number => {
+  const m = /-f(\d+(?:\.\d+)?)$/.exec(id);
+  return m ? Number(m[1]) : Number.NaN;
+};
+
+const errCode = (err: unknown): string => (err instanceof AppError ? err.code : 'BROKER_UNAVAILABLE');
+const errReason = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** The market time an output describes (closed bars: their end), or null for outputs not bound to one. */
 export function outputTime(out: EngineOutput): number | null {
@@ -95,7 +123,10 @@ const coreTime = (core: TradingCore): number => {
 
 /** Core options of an account; the same mapping the backtest command uses for its --cash/--fees (see docs/trading.md). */
 export function coreOptions(rec: TradingAccountRecord): TradingCoreOptions {
-  return { accountId: rec.id, cash: rec.startingCash, riskLimits: rec.riskLimits as RiskLimits };
+  const opts: TradingCoreOptions = { accountId: rec.id, cash: rec.startingCash, riskLimits: rec.riskLimits as RiskLimits };
+  // A broker account: the broker fills (applyBrokerUpdate), not the core's fill model.
+  if (rec.broker === 'alpaca') opts.execution = 'external';
+  return opts;
 }
 
 export function strategyConfig(s: StrategyRecord): StrategyConfig {
@@ -128,11 +159,19 @@ export class TradingRunner {
   /** Commands applied in memory whose outcome is not stored yet: never applied twice. */
   private readonly inflight = new Set<string>();
   private readonly commandOf = new Map<string, string>();
+  /** Every running core that has passed its horizon, on one feed. */
+  private readonly hub = new TradingHub([], (core, events) => {
+    const slot = this.slotOf.get(core);
+    if (slot) this.collect(slot, events, null, true);
+  });
+  private readonly slotOf = new Map<TradingCore, AccountSlot>();
+  /** Restored cores waiting for the feed to pass their horizon before they join the hub. */
+  private readonly waiting = new Set<AccountSlot>();
   private chain: Promise<unknown> = Promise.resolve();
   private flushTimer: NodeJS.Timeout | null = null;
   private started = false;
   private stopped = false;
-  readonly counts = { market: 0, fills: 0, commands: 0, persisted: 0, persistFailures: 0, coreErrors: 0, dropped: 0 };
+  readonly counts = { market: 0, fills: 0, commands: 0, persisted: 0, persistFailures: 0, coreErrors: 0, dropped: 0, brokerUpdates: 0, duplicateBrokerFills: 0, brokerErrors: 0 };
 
   constructor(private readonly o: TradingRunnerOptions) {}
 
@@ -152,6 +191,7 @@ export class TradingRunner {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     await this.serial(() => this.flushNow());
+    await Promise.all([...this.accounts.values()].map((s) => s.broker?.stop().catch(() => {})));
   }
 
   /** Account ids currently running (tests, metrics). */
@@ -163,21 +203,37 @@ export class TradingRunner {
     return this.accounts.get(accountId)?.core;
   }
 
-  /** One engine output, to every core, synchronously (in the pipeline's order). */
+  /** One engine output, through the hub to the cores it can affect, synchronously (in the pipeline's order). */
   onMarket(out: EngineOutput): void {
     if (!this.started || this.stopped) return;
     this.counts.market++;
-    const t = outputTime(out);
-    for (const slot of this.accounts.values()) {
-      if (t !== null && t <= slot.horizon) continue;
-      let events: TradingEvent[];
-      try {
-        events = slot.core.onMarket(out);
-      } catch (err) {
-        this.coreError(slot, err, 'onMarket');
-        continue;
+    if (this.waiting.size > 0) {
+      const t = outputTime(out);
+      for (const slot of [...this.waiting]) {
+        if (t !== null) {
+          // The first output past the snapshot's time: from here on the core sees what the hub delivers.
+          // (Outputs at or before it were applied before the snapshot: a catch-up replays them.)
+          if (t > slot.horizon) {
+            this.waiting.delete(slot);
+            this.hub.cores.push(slot.core);
+          }
+          continue;
+        }
+        // Outputs bound to no time (reference data) reach a waiting core directly, as they always did.
+        try {
+          const events = slot.core.onMarket(out);
+          if (events.length > 0) this.collect(slot, events, null, true);
+        } catch (err) {
+          this.coreError(slot, err, 'onMarket');
+        }
       }
-      if (events.length > 0) this.collect(slot, events, null);
+    }
+    try {
+      this.hub.onMarket(out);
+    } catch (err) {
+      // A core that throws stops this output's delivery to the cores after it (the hub has one loop); logged per output.
+      this.counts.coreErrors++;
+      this.o.log?.error({ err, output: out.type }, 'trading core failed (hub)');
     }
   }
 
@@ -205,8 +261,8 @@ export class TradingRunner {
       const recs = accountId ? [await repo.accounts.getById(accountId)].filter((r): r is TradingAccountRecord => !!r) : await repo.accounts.listAll();
       if (!accountId) {
         const alive = new Set(recs.map((r) => r.id));
-        for (const id of [...this.accounts.keys()]) if (!alive.has(id)) this.accounts.delete(id);
-      } else if (recs.length === 0) this.accounts.delete(accountId);
+        for (const id of [...this.accounts.keys()]) if (!alive.has(id)) this.remove(id);
+      } else if (recs.length === 0) this.remove(accountId);
       const running = await repo.strategies.running(accountId);
       for (const rec of recs) {
         let slot = this.accounts.get(rec.id);
@@ -238,7 +294,7 @@ export class TradingRunner {
     } catch (err) {
       if (!this.broken.has(rec.id)) this.o.log?.error({ err, account: rec.id }, 'trading: account not started (its core could not be built or restored); its commands stay pending');
       this.broken.set(rec.id, err instanceof Error ? err.message : String(err));
-      this.accounts.delete(rec.id);
+      this.remove(rec.id);
       return undefined;
     }
   }
@@ -257,6 +313,7 @@ export class TradingRunner {
         this.o.log?.warn({ err: String(err), strategy: s.id }, 'trading: stored strategy no longer valid; not started');
       }
     }
+    if (rec.broker === 'alpaca' && !this.o.alpaca) throw new Error('the account trades through Alpaca but ALPACA_TRADING_KEY_ID / ALPACA_TRADING_SECRET_KEY are not configured in this process');
     let core: TradingCore;
     let horizon = -Infinity;
     if (snap && snap.generation === rec.generation) {
@@ -286,9 +343,98 @@ export class TradingRunner {
       // /ws/trading show its cash before its first trade.
       dirty: horizon === -Infinity && this.started,
       horizon,
+      broker: null,
+      detached: false,
+      unsubscribe: null,
     };
-    this.accounts.set(rec.id, slot);
+    if (rec.broker === 'alpaca' && this.o.alpaca) {
+      const broker = new AlpacaBroker({ ...this.o.alpaca, ...this.o.alpacaOptions, accountId: rec.id });
+      slot.broker = broker;
+      slot.unsubscribe = broker.onUpdate((u) => this.onBrokerUpdate(slot, u));
+      // After a restart: the broker takes over the open orders, so fills made while down come out of its first
+      // reconciliation (when the stream listens) exactly once. A failure leaves the account unbuilt: retried at the next reload.
+      if (horizon !== -Infinity) await broker.resume(slot.core.orders({ open: true }));
+      // Not awaited: a broker that is down must not hold the runner (its stream retries with backoff; it reconciles once listening).
+      broker.start().catch((err: unknown) => {
+        this.counts.brokerErrors++;
+        this.o.log?.error({ err: errReason(err), account: rec.id }, 'trading: the Alpaca trade_updates stream did not start');
+      });
+    }
+    this.install(slot);
     return slot;
+  }
+
+  /** Makes `slot` the account's slot: the previous one (an older generation) leaves the hub and its broker stops. */
+  private install(slot: AccountSlot): void {
+    const prev = this.accounts.get(slot.rec.id);
+    if (prev && prev !== slot) this.detach(prev);
+    this.accounts.set(slot.rec.id, slot);
+    this.slotOf.set(slot.core, slot);
+    if (slot.horizon === -Infinity) this.hub.cores.push(slot.core);
+    else this.waiting.add(slot);
+  }
+
+  private remove(accountId: string): void {
+    const slot = this.accounts.get(accountId);
+    if (slot) this.detach(slot);
+    this.accounts.delete(accountId);
+  }
+
+  private detach(slot: AccountSlot): void {
+    slot.detached = true;
+    this.waiting.delete(slot);
+    this.slotOf.delete(slot.core);
+    const i = this.hub.cores.indexOf(slot.core);
+    if (i >= 0) this.hub.cores.splice(i, 1);
+    slot.unsubscribe?.();
+    // Orders still open at the broker stay there (a reset or removal does not cancel them): see docs/trading.md.
+    void slot.broker?.stop().catch(() => {});
+  }
+
+  /** An order update or fill reported by the account's broker (the trade_updates stream or a reconciliation). */
+  private onBrokerUpdate(slot: AccountSlot, u: BrokerUpdate): void {
+    if (slot.detached || this.stopped) return;
+    this.counts.brokerUpdates++;
+    if (u.type === 'fill') {
+      // The core de-duplicates fill ids only within its life (its snapshot does not keep them): the fill id carries the
+      // order's cumulative quantity, so a fill at or below what the core already has is one it has seen.
+      const o = slot.core.order(u.fill.orderId);
+      const cum = fillCum(u.fill.id);
+      if (o && Number.isFinite(cum) && cum <= o.filledQty + 1e-9) {
+        this.counts.duplicateBrokerFills++;
+        return;
+      }
+    }
+    try {
+      const events = slot.core.applyBrokerUpdate(u);
+      if (events.length > 0) this.collect(slot, events, null, false);
+    } catch (err) {
+      this.coreError(slot, err, 'applyBrokerUpdate');
+    }
+  }
+
+  /** Sends an order the core accepted (a strategy's, an exit) to the broker; a refusal rejects it in the core. */
+  private async brokerSubmit(slot: AccountSlot, orderId: string): Promise<{ ok: true } | { ok: false; code: string; reason: string }> {
+    const order = slot.core.order(orderId);
+    if (!slot.broker || !order || isFinalOrderStatus(order.status)) return { ok: true };
+    try {
+      await slot.broker.submit(order);
+      return { ok: true };
+    } catch (err) {
+      const code = errCode(err);
+      // No answer: the order may exist at Alpaca; the adapter finds out by its client_order_id and reports either way.
+      if (code === 'BROKER_UNAVAILABLE') return { ok: true };
+      this.brokerReject(slot, orderId, code, errReason(err));
+      return { ok: false, code, reason: errReason(err) };
+    }
+  }
+
+  private brokerReject(slot: AccountSlot, orderId: string, code: string, reason: string): void {
+    if (slot.detached) return;
+    const o = slot.core.order(orderId);
+    if (!o || isFinalOrderStatus(o.status)) return;
+    const ts = slot.core.now();
+    this.onBrokerUpdate(slot, { type: 'order', event: { ts, orderId: o.id, status: 'rejected', prevStatus: o.status, reason, code, order: { ...o, status: 'rejected', reason, code, updatedTs: ts } } });
   }
 
   /** Makes the core run exactly the stored running strategies and risk limits. */
@@ -344,12 +490,19 @@ export class TradingRunner {
       switch (cmd.kind) {
         case 'submit':
           r = slot.core.submit(p.order as never, { source: 'manual' });
+          if (slot.broker && r.ok && r.order && r.events.length > 0) {
+            // A new order (a repeated clientOrderId has no events): the broker's answer is the command's outcome.
+            this.collect(slot, r.events, cmd.id, false);
+            const sent = await this.brokerSubmit(slot, r.order.id);
+            const now = slot.core.order(r.order.id) ?? r.order;
+            r = sent.ok ? { ...r, order: now, events: [] } : { ok: false, order: now, code: sent.code, reason: sent.reason, events: [] };
+          }
           break;
         case 'cancel':
-          r = slot.core.cancel(String(p.orderId));
+          r = slot.broker ? await this.brokerCancel(slot, String(p.orderId)) : slot.core.cancel(String(p.orderId));
           break;
         case 'replace':
-          r = slot.core.replace(String(p.orderId), p.changes as never);
+          r = slot.broker ? await this.brokerReplace(slot, String(p.orderId), p.changes as OrderReplace) : slot.core.replace(String(p.orderId), p.changes as never);
           break;
         case 'risk_reset':
           events = slot.core.resetKillSwitch();
@@ -362,7 +515,7 @@ export class TradingRunner {
       } else {
         result = { ok: true, code: null, reason: 'applied' };
       }
-      this.collect(slot, events, cmd.id);
+      this.collect(slot, events, cmd.id, false);
     } catch (err) {
       this.coreError(slot, err, cmd.kind);
       status = 'rejected';
@@ -371,6 +524,34 @@ export class TradingRunner {
     this.inflight.add(cmd.id);
     slot.commands.push({ id: cmd.id, status, result });
     slot.dirty = true;
+  }
+
+  /** Cancel at the broker: the core's order is cancelled when the broker says so (it may still fill meanwhile). */
+  private async brokerCancel(slot: AccountSlot, orderId: string): Promise<OrderResult> {
+    const o = slot.core.order(orderId);
+    if (!o) return { ok: false, order: undefined, code: 'NOT_FOUND', reason: `no order ${orderId}`, events: [] };
+    if (isFinalOrderStatus(o.status)) return { ok: false, order: o, code: 'ORDER_NOT_OPEN', reason: `order ${o.id} is ${o.status}`, events: [] };
+    try {
+      await slot.broker!.cancel(o.id);
+      return { ok: true, order: slot.core.order(o.id) ?? o, code: null, reason: 'cancel requested at the broker', events: [] };
+    } catch (err) {
+      return { ok: false, order: o, code: errCode(err), reason: errReason(err), events: [] };
+    }
+  }
+
+  /** Replace: checked and applied by the core first (rules, buying power), then at the broker; undone in the core if the broker refuses. */
+  private async brokerReplace(slot: AccountSlot, orderId: string, changes: OrderReplace): Promise<OrderResult> {
+    const before = slot.core.order(orderId);
+    const r = slot.core.replace(orderId, changes);
+    if (!r.ok || !before) return r;
+    this.collect(slot, r.events, null, false);
+    try {
+      await slot.broker!.replace(before.id, changes);
+      return { ...r, order: slot.core.order(before.id) ?? r.order, events: [] };
+    } catch (err) {
+      const back = slot.core.replace(before.id, { qty: before.qty, ...(before.limitPrice !== null ? { limitPrice: before.limitPrice } : {}), ...(before.stopPrice !== null ? { stopPrice: before.stopPrice } : {}), tif: before.tif });
+      return { ok: false, order: slot.core.order(before.id), code: errCode(err), reason: errReason(err), events: back.events };
+    }
   }
 
   /** A reset: new generation, stored rows gone, a fresh core — in one transaction with the command. */
@@ -389,16 +570,22 @@ export class TradingRunner {
     if (generation !== undefined) {
       const fresh = await this.load({ ...slot.rec, generation });
       this.publishState(fresh);
-    } else this.accounts.delete(slot.rec.id);
+    } else this.remove(slot.rec.id);
     this.o.onCommandSettled?.(cmd.id);
   }
 
-  private collect(slot: AccountSlot, events: TradingEvent[], commandId: string | null): void {
+  /**
+   * Buffers what a core emitted for the next write. `route`: the events come from the core's own decisions (market
+   * data, strategies, exits, kill switch), so on a broker account its new orders go to the broker and the orders it
+   * cancelled are cancelled there too. Manual commands and broker updates are not routed (handled where they happen).
+   */
+  private collect(slot: AccountSlot, events: TradingEvent[], commandId: string | null, route = true): void {
     for (const e of events) {
       switch (e.type) {
         case 'order':
           slot.orders.set(e.event.order.id, e.event.order);
           if (commandId) this.commandOf.set(e.event.order.id, commandId);
+          if (route && slot.broker) this.route(slot, e.event.order, e.event.prevStatus);
           break;
         case 'fill': {
           const f = e.fill;
@@ -417,6 +604,18 @@ export class TradingRunner {
     if (events.length > 0) slot.dirty = true;
     if (slot.fills.length > MAX_BUFFERED_FILLS) this.o.log?.warn({ account: slot.rec.id, fills: slot.fills.length }, 'trading: storage is behind; fills buffered in memory');
     this.scheduleFlush();
+  }
+
+  private route(slot: AccountSlot, o: Order, prev: string | null): void {
+    const broker = slot.broker!;
+    if (o.status === 'accepted' && prev !== 'accepted' && (prev === null || prev === 'new')) {
+      void this.brokerSubmit(slot, o.id);
+    } else if ((o.status === 'cancelled' || o.status === 'expired') && prev !== null && !isFinalOrderStatus(prev as Order['status'])) {
+      broker.cancel(o.id).catch((err: unknown) => {
+        this.counts.brokerErrors++;
+        this.o.log?.warn({ err: errReason(err), account: slot.rec.id, order: o.id }, 'trading: broker cancel of an order the core cancelled failed');
+      });
+    }
   }
 
   private scheduleFlush(): void {

@@ -59,6 +59,7 @@ export function toTradingAccount(rec: TradingAccountRecord, state: AccountState 
     market: rec.market === 'US' ? 'US' : 'VN',
     startingCash: rec.startingCash,
     riskLimits: rec.riskLimits as RiskLimits,
+    broker: rec.broker === 'alpaca' ? 'alpaca' : 'paper',
     generation: rec.generation,
     createdAt: rec.createdAt,
     state,
@@ -74,15 +75,26 @@ export class TradingService {
     readonly repo: TradingRepo,
     private readonly notifier: TradingNotifier,
     private readonly settings: TradingSettings,
+    /** Brokers besides paper this deployment can run (alpaca: ALPACA_TRADING_* keys configured where the core runs). */
+    private readonly brokers: { alpaca: boolean } = { alpaca: false },
   ) {}
 
   // ---------- accounts ----------
 
   async createAccount(userId: string, body: TradingAccountCreate): Promise<TradingAccount> {
-    const market = body.market ?? 'VN';
+    const broker = body.broker ?? 'paper';
+    if (broker === 'alpaca') {
+      if (!this.brokers.alpaca) {
+        throw new AppError('BROKER_NOT_CONFIGURED', 'Alpaca accounts need the Alpaca Trading API keys (ALPACA_TRADING_KEY_ID, ALPACA_TRADING_SECRET_KEY) on the server.', [
+          { path: 'body.broker', issue: 'alpaca is not configured on this server' },
+        ]);
+      }
+      if (body.market !== undefined && body.market !== 'US') throw new AppError('VALIDATION_FAILED', 'Alpaca trades US equities only.', [{ path: 'body.market', issue: "must be 'US' with broker 'alpaca'" }]);
+    }
+    const market = body.market ?? (broker === 'alpaca' ? 'US' : 'VN');
     const rec = await this.repo.accounts.create(
       userId,
-      { name: body.name, market, startingCash: body.startingCash ?? (market === 'US' ? this.settings.startingCashUs : this.settings.startingCashVn), riskLimits: body.riskLimits ?? {} },
+      { name: body.name, market, startingCash: body.startingCash ?? (market === 'US' ? this.settings.startingCashUs : this.settings.startingCashVn), riskLimits: body.riskLimits ?? {}, broker },
       this.settings.maxAccounts,
     );
     this.notifier.announce(rec.id);
