@@ -55,8 +55,8 @@ COPY --from=node:22.22.0-alpine3.23 /usr/local/bin/node /usr/local/bin/node
 RUN apk add --no-cache libstdc++ tini \
  && addgroup -S -g 10001 app \
  && adduser -S -D -H -u 10001 -G app -h /app app \
- && mkdir -p /data /backups \
- && chown app:app /data /backups
+ && mkdir -p /data/spill /backups /tapes \
+ && chown app:app /data /data/spill /backups
 WORKDIR /app
 ENV NODE_ENV=production \
     APP_ENV=production \
@@ -65,7 +65,9 @@ ENV NODE_ENV=production \
     DATA_DIR=/data \
     WEB_DIST=/app/apps/web/dist
 # Everything root-owned and read-only for the app user: it writes only to
-# /data (embedded PGlite), /backups and /tmp (tsx's compile cache).
+# /data (embedded PGlite; /data/spill, the storage writer's spill, is a volume
+# initialised from this app-owned directory), /backups and /tmp (tsx's
+# compile cache). /tapes is a read-only mount of backtest tapes.
 COPY --from=prod-deps /src/node_modules ./node_modules
 # Sources straight from the context (.dockerignore keeps tests and any local
 # node_modules out); only the SPA bundle comes from the build stage.

@@ -323,6 +323,8 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
   try {
     // The SPA build the web image would carry, copied so nginx's workers (nobody) read a tree nobody rebuilds meanwhile.
     await ensureWebBuild(log);
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'st-topo-state-'));
+    cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
     const webRoot = mkdtempSync(path.join(os.tmpdir(), 'st-topo-web-'));
     cleanups.push(() => rmSync(webRoot, { recursive: true, force: true }));
     cpSync(WEB_DIST, webRoot, { recursive: true });
@@ -365,6 +367,9 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
       ...composeServerEnv(dotenv),
       // Loopback instead of the compose network's service names.
       HOST: '127.0.0.1',
+      // Private directories instead of the image's volume mounts (/data/spill, /tapes).
+      SPILL_DIR: path.join(stateDir, 'spill'),
+      TRADING_TAPES_DIR: path.join(stateDir, 'tapes'),
       DATABASE_URL: databaseUrl,
       REDIS_URL: opts.redisUrl,
       REDIS_PREFIX: prefix,
