@@ -34,7 +34,7 @@ async function api<T>(p: string): Promise<T> {
 }
 
 /** Waits for `fn` in the page to return something truthy; fails with `what` (and the server's last words). */
-async function until<A>(page: Page, what: string, fn: (arg: A) => unknown, arg: A, timeout = 30_000): Promise<unknown> {
+async function until(page: Page, what: string, fn: (arg: string) => unknown, arg: string, timeout = 30_000): Promise<unknown> {
   try {
     return await (await page.waitForFunction(fn, arg, { timeout, polling: 250 })).jsonValue();
   } catch (err) {
@@ -93,8 +93,8 @@ describe('Trading in Chromium against the real server', () => {
       await page.waitForURL((u) => u.pathname === '/trading', { timeout: 15_000 });
       // A new user has no paper account: open one from the page.
       await page.getByRole('button', { name: 'Open a paper account' }).click();
-      await until(page, 'the account summary', () => document.querySelector('.stat-equity dd')?.textContent?.trim(), null);
-      await until(page, '/ws/trading live', () => document.querySelector('.trading-live')?.getAttribute('data-state') === 'live', null, 15_000);
+      await until(page, 'the account summary', () => document.querySelector('.stat-equity dd')?.textContent?.trim(), '');
+      await until(page, '/ws/trading live', () => document.querySelector('.trading-live')?.getAttribute('data-state') === 'live', '', 15_000);
 
       // The ticket checks the VN lot on the client: 150 shares are refused before anything is sent.
       const ticket = page.getByRole('form', { name: 'Order ticket' });
@@ -128,16 +128,16 @@ describe('Trading in Chromium against the real server', () => {
       expect(await row.locator('td').first().textContent()).toBe('fast=2 · slow=3 · allocation=20');
       const equityBefore = await page.locator('.stat-equity dd').textContent();
       await row.getByRole('button', { name: 'Start sma-cross' }).click();
-      await until(page, 'the strategy running', () => document.querySelector('table.strategies tr[data-strategy]')?.getAttribute('data-state') === 'running', null, 10_000);
+      await until(page, 'the strategy running', () => document.querySelector('table.strategies tr[data-strategy]')?.getAttribute('data-state') === 'running', '', 10_000);
 
       // Live, without a reload: the strategy's order, its fill, its position, and the P&L moving.
-      await until(page, 'an order placed by the strategy', () => !!document.querySelector('table.orders tr[data-source="strategy"]'), null, 45_000);
-      await until(page, "the strategy's signal (its decision and reason)", () => !!document.querySelector('table.signals tbody tr[data-action="enter"]'), null, 10_000);
-      await until(page, "the strategy's fill", () => [...document.querySelectorAll('table.fills tbody tr')].some((tr) => tr.children[7]?.textContent === 'strategy'), null, 20_000);
+      await until(page, 'an order placed by the strategy', () => !!document.querySelector('table.orders tr[data-source="strategy"]'), '', 45_000);
+      await until(page, "the strategy's signal (its decision and reason)", () => !!document.querySelector('table.signals tbody tr[data-action="enter"]'), '', 10_000);
+      await until(page, "the strategy's fill", () => [...document.querySelectorAll('table.fills tbody tr')].some((tr) => tr.children[7]?.textContent === 'strategy'), '', 20_000);
       const stratFill = await page.evaluate(() => [...document.querySelectorAll('table.fills tbody tr')].find((tr) => tr.children[7]?.textContent === 'strategy')!.children[1]!.textContent!);
       await until(page, `the strategy's position in ${stratFill}`, (s) => !!document.querySelector(`table.positions tr[data-symbol="${s}"]`), stratFill, 15_000);
-      await until(page, 'the equity figure to move', (before) => document.querySelector('.stat-equity dd')?.textContent !== before, equityBefore, 30_000);
-      await until(page, 'the equity curve to have points', () => Number(document.querySelector('.trading-chart')?.getAttribute('data-points')) >= 1, null, 15_000);
+      await until(page, 'the equity figure to move', (before) => document.querySelector('.stat-equity dd')?.textContent !== before, equityBefore ?? '', 30_000);
+      await until(page, 'the equity curve to have points', () => Number(document.querySelector('.trading-chart')?.getAttribute('data-points')) >= 1, '', 15_000);
       // What the page shows is what the server stored.
       const { items: accounts } = await api<TradingAccountsResponse>('/trading/accounts');
       const fills = (await api<{ items: Fill[] }>(`/trading/accounts/${accounts[0]!.id}/fills?limit=1000`)).items;
@@ -148,7 +148,7 @@ describe('Trading in Chromium against the real server', () => {
 
       // The manual fill is marked on the symbol's chart.
       await page.goto(`${server.url}/s/${manual}`, { waitUntil: 'domcontentloaded' });
-      await until(page, `a fill marker on the ${manual} chart`, () => Number(document.querySelector('.chart-box[data-fill-markers]')?.getAttribute('data-fill-markers')) >= 1, null, 20_000);
+      await until(page, `a fill marker on the ${manual} chart`, () => Number(document.querySelector('.chart-box[data-fill-markers]')?.getAttribute('data-fill-markers')) >= 1, '', 20_000);
 
       // Backtest from the UI over the server-side tape, then its report.
       await page.goto(`${server.url}/trading/backtests`, { waitUntil: 'domcontentloaded' });
@@ -160,14 +160,14 @@ describe('Trading in Chromium against the real server', () => {
       await bt.getByRole('button', { name: 'Run backtest' }).click();
       await page.waitForURL((u) => /^\/trading\/backtests\/[^/]+$/.test(u.pathname), { timeout: 15_000 });
       const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
-      await until(page, 'the backtest summary', () => document.querySelector('.stat-return dd')?.textContent?.trim(), null, 30_000);
+      await until(page, 'the backtest summary', () => document.querySelector('.stat-return dd')?.textContent?.trim(), '', 30_000);
       const stored = await api<TradingBacktest>(`/trading/backtests/${encodeURIComponent(id)}`);
       expect(stored.status).toBe('done');
       expect(stored.summary!.fills).toBeGreaterThan(0);
       expect(await page.locator('.stat-trades dd').textContent()).toBe(String(stored.summary!.trades));
       expect(await page.locator('.stat-fills dd').textContent()).toBe(String(stored.summary!.fills));
-      await until(page, 'fills marked on the candles', () => Number(document.querySelector('.backtest-report .chart-box[data-markers]')?.getAttribute('data-markers')) >= 1, null, 10_000);
-      await until(page, 'equity and drawdown curves', () => [...document.querySelectorAll('.backtest-report .trading-chart')].filter((c) => Number(c.getAttribute('data-points')) > 1 && c.querySelector('canvas')).length === 2, null, 10_000);
+      await until(page, 'fills marked on the candles', () => Number(document.querySelector('.backtest-report .chart-box[data-markers]')?.getAttribute('data-markers')) >= 1, '', 10_000);
+      await until(page, 'equity and drawdown curves', () => [...document.querySelectorAll('.backtest-report .trading-chart')].filter((c) => Number(c.getAttribute('data-points')) > 1 && c.querySelector('canvas')).length === 2, '', 10_000);
       await shoot(page, 'trading-backtest.png');
       expect(problems).toEqual([]);
       console.info(`[e2e] trading: ${((Date.now() - started) / 1000).toFixed(1)} s from the first quote check to the report`);
