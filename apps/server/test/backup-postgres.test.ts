@@ -5,10 +5,9 @@
  * the code under test, plus fingerprints of the content); the safety refusals
  * and failure exits; retention. Every database created here is dropped.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { run as backupCmd } from '../src/cli/backup.ts';
 import { run as restoreCmd } from '../src/cli/restore.ts';
 import { manifestPathFor, parseManifest, type BackupManifest } from '../src/backup/manifest.ts';
@@ -27,8 +26,8 @@ import {
 } from '../../../test/helpers/database.ts';
 import { freePort } from '../../../test/helpers/private-postgres.ts';
 import { contentFingerprint, databaseExists, produceMarketData, publicTableCounts, runCli, withClient } from './backup-fixture.ts';
+import { spawnCli } from './cli-runner.ts';
 
-const BIN = fileURLToPath(new URL('../bin/stock-tracker.js', import.meta.url));
 const HEAD = loadMigrations().at(-1)!.version;
 
 const readManifest = (archive: string): BackupManifest => parseManifest(readFileSync(manifestPathFor(archive), 'utf8'), archive);
@@ -304,27 +303,16 @@ exit 1
   it('the executable: backup prints the archive path on stdout and exits 0; restore from DATABASE_URL exits 0', { timeout: 60_000 }, async () => {
     const dir = outDir();
     const env = { ...process.env, DATABASE_URL: src.url, BACKUP_DIR: dir, BACKUP_KEEP: '3' };
-    const b = await spawnBin(['backup'], env);
+    const b = await spawnCli(['backup'], env);
     expect(b.code).toBe(0);
     expect(b.out).toMatch(/^\/.*\.dump\n$/);
     expect(existsSync(b.out.trim())).toBe(true);
     expect(b.out.trim().startsWith(dir)).toBe(true);
     const target = freshName();
-    const r = await spawnBin(['restore', b.out.trim(), '--target-database', target, '--create'], env);
+    const r = await spawnCli(['restore', b.out.trim(), '--target-database', target, '--create'], env);
     expect(r.err).not.toContain('stock-tracker restore:');
     expect(r.code).toBe(0);
     expect(await publicTableCounts(databaseUrlFor(admin(), target))).toEqual(await publicTableCounts(src.url));
   });
 });
 
-function spawnBin(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out, err }));
-  });
-}

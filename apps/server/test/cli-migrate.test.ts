@@ -2,36 +2,27 @@
  * `stock-tracker migrate`: in-process through run() for the cases, and
  * through the real executable for exit codes end to end.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { run } from '../src/cli/migrate.ts';
 import { loadMigrations } from '../src/storage/migrate.ts';
 import { createIsolatedDatabase, tempDir, type IsolatedDatabase, type TempDir } from '../../../test/helpers/database.ts';
 import { freePort } from '../../../test/helpers/private-postgres.ts';
 import { seedPgliteDataDir } from '../../../test/helpers/storage.ts';
-import { runCli } from './cli-runner.ts';
+import { runCli, spawnCli } from './cli-runner.ts';
 
-const BIN = fileURLToPath(new URL('../bin/stock-tracker.js', import.meta.url));
 const HEAD = loadMigrations().at(-1)!.version;
 const NAMES = loadMigrations().map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
 
 /** Runs the command in-process with the given environment, capturing its output. */
 const runWith = (env: Record<string, string | undefined>, argv: string[] = []) => runCli(run, argv, env);
 
-function spawnBin(env: Record<string, string>, argv: string[], cwd?: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const base = { ...process.env };
-    delete base.DATABASE_URL;
-    delete base.DATA_DIR;
-    const child = spawn(process.execPath, [BIN, 'migrate', ...argv], { env: { ...base, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out, err }));
-  });
+/** `stock-tracker migrate` in a child process, without the DATABASE_URL/DATA_DIR of the test process. */
+function spawnBin(env: Record<string, string>, argv: string[], cwd?: string) {
+  const base = { ...process.env };
+  delete base.DATABASE_URL;
+  delete base.DATA_DIR;
+  return spawnCli(['migrate', ...argv], { ...base, ...env }, { cwd });
 }
+
 
 describe('stock-tracker migrate', () => {
   let dir: TempDir;

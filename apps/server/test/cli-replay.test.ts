@@ -7,12 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Simulator, createSsiEncodeState, encodeAlpaca, encodeEvent, encodeSsi } from '@stock-tracker/feeds';
 import type { MarketEvent, SymbolRef, TradeEvent } from '@stock-tracker/protocol';
 import { ReplaySession, type ReplaySummary } from '../src/cli/replay.ts';
+import { CLI_BIN as BIN } from './cli-runner.ts';
 
-const BIN = fileURLToPath(new URL('../bin/stock-tracker.js', import.meta.url));
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, 'replay', ...args], { encoding: 'utf8', timeout: 120_000 });

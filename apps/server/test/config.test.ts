@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, DEFAULT_WEB_DIST, loadConfig, redactConfig } from '../src/config.ts';
+import { CLI_BIN as BIN } from './cli-runner.ts';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/stock-tracker.js');
 // 48 random bytes as base64 (`openssl rand -base64 48`): what production now requires (≥ 43 characters, varied).
 const GOOD_SECRET = 'K/Q9PTWnee/v5eisQD8Ao5qyX6LKZJtD/fR3CMRraiNvggjNUrEst11XCxC0R9cM';
 

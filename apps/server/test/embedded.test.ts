@@ -8,11 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { ServerMessage } from '@stock-tracker/protocol';
+import { CLI_BIN as BIN } from './cli-runner.ts';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/stock-tracker.js');
 
 /**
  * The simulator loops a compressed trading day aligned to multiples of its

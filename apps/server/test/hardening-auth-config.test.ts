@@ -7,10 +7,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { CLI_BIN as BIN } from './cli-runner.ts';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/stock-tracker.js');
 const SECRET = 'Zq3v8K1pR7mW2xN5tB9cL4hJ6fD0sG8aY1uE3iO7wQ5rT2yP9';
 const problems = (env: Record<string, string>) => {
   try {

@@ -5,11 +5,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig, redactConfig } from '../src/config.ts';
 import { redactUrlPassword } from '../src/auth/secrets.ts';
+import { CLI_BIN as BIN } from './cli-runner.ts';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/stock-tracker.js');
 
 describe('redactConfig masks every URL password', () => {
   it.each([

@@ -10,7 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { secretProblem, urlPasswordProblem } from '../src/auth/secrets.ts';
@@ -20,8 +19,8 @@ import { createAuthRepository } from '../src/storage/auth-repo.ts';
 import { PasswordHasher } from '../src/auth/passwords.ts';
 import { seedPgliteDataDir } from '../../../test/helpers/storage.ts';
 import { tempDir } from '../../../test/helpers/database.ts';
+import { CLI_BIN as BIN } from './cli-runner.ts';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/stock-tracker.js');
 const GOOD = randomBytes(48).toString('base64');
 
 function problems(env: Record<string, string>): string[] {
