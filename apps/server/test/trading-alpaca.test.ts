@@ -23,6 +23,7 @@ import { TradingService } from '../src/trading/service.ts';
 import { BacktestService } from '../src/trading/backtests.ts';
 import { openTestStorage, type TestStorage } from '../../../test/helpers/storage.ts';
 import { FAKE_TRADING_KEY, FAKE_TRADING_SECRET, FakeAlpacaTradingServer } from '../../../test/fakes/alpaca-trading-server.ts';
+import type { StreamPublisher } from '../src/bus/types.ts';
 import { TEST_SETTINGS } from './http-fixture.ts';
 
 // Market time near the wall clock: the broker's fills carry Alpaca's (the fake's) wall-clock times.
@@ -50,11 +51,20 @@ describe('Alpaca accounts (embedded runner, fake Alpaca Trading API)', () => {
   const engine = new MarketEngine();
   const feed = (ev: MarketEvent) => engine.apply(ev, (out) => runner.onMarket(out));
   let alpaca: AlpacaTradingSettings;
+  // What /ws/trading would carry: the runner's published events (the gateway's part is tested elsewhere).
+  const published: { type: string; fill?: { id: string } }[] = [];
+  const publisher = {
+    epoch: 'test',
+    publish: (_channel: string, _key: string, kind: string, data: unknown) => {
+      if (kind === 'event') published.push(data as { type: string; fill?: { id: string } });
+      return {} as never;
+    },
+  } as unknown as StreamPublisher;
 
   const newRunner = async () => {
     runner = new TradingRunner({
       repo,
-      publisher: () => null,
+      publisher: () => publisher,
       market: () => engine,
       onCommandSettled: notifier.settled,
       flushDelayMs: 5,
@@ -152,6 +162,19 @@ describe('Alpaca accounts (embedded runner, fake Alpaca Trading API)', () => {
     const stored = (await call('GET', `/trading/accounts/${id}/orders?limit=100`)).body.items as { clientOrderId: string; status: string; code: string | null }[];
     expect(stored.find((o) => o.clientOrderId === 'big')).toMatchObject({ status: 'rejected', code: 'INSUFFICIENT_BUYING_POWER' });
 
+    // An order Alpaca already has under this client_order_id (an earlier attempt whose outcome was never stored):
+    // taken over instead of refused, and its fill arrives.
+    const pre = await fetch(`${fake.baseUrl}/v2/orders`, {
+      method: 'POST',
+      headers: { 'APCA-API-KEY-ID': FAKE_TRADING_KEY, 'APCA-API-SECRET-KEY': FAKE_TRADING_SECRET, 'content-type': 'application/json' },
+      body: JSON.stringify({ symbol: 'AAPL', side: 'buy', type: 'limit', time_in_force: 'day', qty: '2', limit_price: '185', client_order_id: 'dup1' }),
+    });
+    expect(pre.status).toBe(200);
+    const dup = await call('POST', `/trading/accounts/${id}/orders`, { clientOrderId: 'dup1', symbol: 'AAPL', side: 'buy', type: 'limit', qty: 2, limitPrice: 185 });
+    expect(dup.status, JSON.stringify(dup.body)).toBe(201);
+    fake.fill(fake.byClientId('dup1')!.id, 2, 185);
+    await until('the taken-over order filled', async () => (await order(id, dup.body.id)).status === 'filled');
+
     // Restart: an open order fills while no runner runs; the new runner reconciles that fill exactly once.
     const r1 = await call('POST', `/trading/accounts/${id}/orders`, { clientOrderId: 'r1', symbol: 'AAPL', side: 'buy', type: 'limit', qty: 5, limitPrice: 180 });
     expect(r1.status, JSON.stringify(r1.body)).toBe(201);
@@ -169,9 +192,12 @@ describe('Alpaca accounts (embedded runner, fake Alpaca Trading API)', () => {
     await runner.reload();
     const all = await fills(id);
     expect(all.filter((f) => f.orderId === r1.body.id).map((f) => [f.id, f.qty, f.price])).toEqual([[`${r1.body.id}-f5`, 5, 179]]);
-    expect(all).toHaveLength(3);
-    expect(runner.core(id)!.account().positions).toEqual([expect.objectContaining({ symbol: 'AAPL', qty: 15 })]);
+    expect(all).toHaveLength(4);
+    expect(new Set(all.map((f) => f.id)).size).toBe(4);
+    expect(runner.core(id)!.account().positions).toEqual([expect.objectContaining({ symbol: 'AAPL', qty: 17 })]);
     const pos = (await call('GET', `/trading/accounts/${id}/positions`)).body;
-    expect(JSON.stringify(pos)).toContain('"qty":15');
+    expect(JSON.stringify(pos)).toContain('"qty":17');
+    // Published once each, as stored.
+    expect(published.filter((e) => e.type === 'fill').map((e) => e.fill!.id).sort()).toEqual(all.map((f) => f.id).sort());
   }, 30_000);
 });

@@ -91,7 +91,10 @@ export async function startApi(opts: ApiRoleOptions): Promise<RunningApi> {
     const tradingRepo = createTradingRepo(db);
     const trading = tradingSettings.enabled
       ? {
-          service: new TradingService(tradingRepo, new TradingAnnouncer(redisClient, tradingChannel(s.redisPrefix), tradingRepo, log), tradingSettings),
+          service: new TradingService(tradingRepo, new TradingAnnouncer(redisClient, tradingChannel(s.redisPrefix), tradingRepo, log), tradingSettings, {
+            // Alpaca accounts run on the collector leader, which needs the keys; the api only checks they are configured.
+            alpaca: config.alpacaTrading !== undefined,
+          }),
           backtests: new BacktestService(tradingRepo, tradingSettings, log),
         }
       : undefined;

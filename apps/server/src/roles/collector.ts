@@ -401,7 +401,7 @@ class Leadership {
     };
     // Paper trading: every account's core restored from storage before any market data reaches it. Only the
     // leader publishes; stored rows are idempotent (fill ids, one snapshot per account).
-    const trading = this.d.trading ? new TradingRunner({ repo: this.d.trading, publisher: () => (this.lock.isLeader ? publisher : null), market: () => engine, log }) : null;
+    const trading = this.d.trading ? new TradingRunner({ repo: this.d.trading, publisher: () => (this.lock.isLeader ? publisher : null), market: () => engine, log, alpaca: config.alpacaTrading }) : null;
     if (trading) await trading.start();
     // Sliced: the simulator replays the day so far inside start(); in one go that could outlast the lease.
     const feed = new ChunkedFeed((this.d.feedFactory ?? (() => createFeed(config.feed, clock, log)))());

@@ -31,7 +31,7 @@ import type { EngineOutput, Order, OrderReplace, QuoteState, RiskLimits, Strateg
 import { isFinalOrderStatus, tradingPortfolioKey, tradingUserKey } from '@stock-tracker/protocol';
 import { AppError } from '@stock-tracker/protocol';
 import { TradingCore, TradingHub, createStrategy, type BrokerUpdate, type OrderResult, type Strategy, type TradingCoreOptions, type TradingSnapshot } from '@stock-tracker/trading';
-import { AlpacaBroker } from '@stock-tracker/trading/alpaca';
+import { AlpacaBroker, isDuplicateClientOrderId } from '@stock-tracker/trading/alpaca';
 import type { AlpacaTradingSettings } from '../config.ts';
 import type { StreamPublisher } from '../bus/types.ts';
 import type { CommandRecord, EquityPoint, FillRecord, OrderRecord, PersistBatch, StrategyRecord, TradingAccountRecord, TradingRepo } from '../storage/trading-repo.ts';
@@ -424,8 +424,19 @@ export class TradingRunner {
       const code = errCode(err);
       // No answer: the order may exist at Alpaca; the adapter finds out by its client_order_id and reports either way.
       if (code === 'BROKER_UNAVAILABLE') return { ok: true };
-      this.brokerReject(slot, orderId, code, errReason(err));
-      return { ok: false, code, reason: errReason(err) };
+      if (isDuplicateClientOrderId(err)) {
+        // Placed already, by a process that died before storing the command's outcome (it is applied again on
+        // restart with the same client_order_id): take the existing Alpaca order over and read what it did since.
+        try {
+          await slot.broker.resume([order]);
+          void slot.broker.reconcile().catch((e: unknown) => this.o.log?.warn({ err: errReason(e), account: slot.rec.id }, 'trading: reconciliation failed; retried at the next reconnect'));
+          return { ok: true };
+        } catch (e) {
+          err = e;
+        }
+      }
+      this.brokerReject(slot, orderId, errCode(err), errReason(err));
+      return { ok: false, code: errCode(err), reason: errReason(err) };
     }
   }
 
@@ -473,7 +484,17 @@ export class TradingRunner {
   /** Applies one stored command to its account's core (at most once: see `inflight`). */
   private async apply(cmd: CommandRecord): Promise<void> {
     if (this.inflight.has(cmd.id) || this.broken.has(cmd.accountId)) return;
-    const slot = this.accounts.get(cmd.accountId);
+    let slot = this.accounts.get(cmd.accountId);
+    if (!slot) {
+      // A full reload lists the accounts before the pending commands: an account created in between has a command
+      // but no core yet. Only an account that is really gone refuses its commands.
+      const rec = await this.o.repo.accounts.getById(cmd.accountId);
+      if (rec) {
+        slot = await this.tryLoad(rec);
+        if (!slot) return; // not buildable now: the command stays pending
+        this.reconcile(slot, await this.o.repo.strategies.running(rec.id));
+      }
+    }
     if (!slot) {
       await this.o.repo.commands.settle(cmd.id, 'rejected', { code: 'NOT_FOUND', reason: 'the account no longer exists' });
       this.o.onCommandSettled?.(cmd.id);
