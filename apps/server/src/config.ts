@@ -211,6 +211,19 @@ export const DEFAULT_WEB_DIST = path.join(REPO_ROOT, 'apps/web/dist');
 
 type Env = Record<string, string | undefined>;
 
+/** DATA_DIR when unset: the one default of the server and every job. */
+export const DEFAULT_DATA_DIR = './data';
+
+/**
+ * Where a job (migrate, user, backup, backfill, restore) finds its database:
+ * DATABASE_URL when set, else embedded PGlite under DATA_DIR. Jobs read only
+ * these two, not the whole configuration, so that a migration does not need
+ * the server's secrets; this is their one reader of them.
+ */
+export function readStorageEnv(env: Env = process.env): { databaseUrl: string | undefined; dataDir: string } {
+  return { databaseUrl: env.DATABASE_URL?.trim() || undefined, dataDir: env.DATA_DIR?.trim() || DEFAULT_DATA_DIR };
+}
+
 /** Collects problems while reading variables; each reader returns a usable fallback so parsing continues. */
 class Reader {
   readonly problems: string[] = [];
@@ -518,12 +531,12 @@ export function loadConfig(env: Env = process.env): Config {
     role,
     port: r.int('PORT', 8080, 0, 65_535),
     host: r.str('HOST', '127.0.0.1'),
-    dataDir: path.resolve(r.str('DATA_DIR', './data')),
+    dataDir: path.resolve(r.str('DATA_DIR', DEFAULT_DATA_DIR)),
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
     storage: {
       bufferRows: r.int('STORAGE_BUFFER_ROWS', 100_000, 100, 10_000_000),
-      spillDir: path.resolve(r.raw('SPILL_DIR') ?? path.join(r.str('DATA_DIR', './data'), 'spill')),
+      spillDir: path.resolve(r.raw('SPILL_DIR') ?? path.join(r.str('DATA_DIR', DEFAULT_DATA_DIR), 'spill')),
       spillMaxBytes: r.int('SPILL_MAX_BYTES', 1024 ** 3, 0, 2 ** 50),
     },
     feed: {

@@ -31,6 +31,7 @@ import {
 import { DatabaseUnreachableError, openDatabase, redactUrl, type Db } from '../storage/db.ts';
 import { migrate, migrationStatus } from '../storage/migrate.ts';
 import { createBackfillStore } from '../storage/bars-import.ts';
+import { readStorageEnv } from '../config.ts';
 
 const USAGE = `usage: stock-tracker backfill --feed ssi|alpaca --from YYYY-MM-DD --to YYYY-MM-DD [options]
 
@@ -139,8 +140,7 @@ export async function run(argv: string[], deps: BackfillDeps = {}): Promise<numb
     return 2;
   }
 
-  const databaseUrl = env['DATABASE_URL']?.trim() || undefined;
-  const dataDir = env['DATA_DIR']?.trim() || './data';
+  const { databaseUrl, dataDir } = readStorageEnv(env);
   const target = databaseUrl ? `PostgreSQL ${redactUrl(databaseUrl)}` : `PGlite ${resolve(dataDir, 'pglite')}`;
   let db: Db;
   try {

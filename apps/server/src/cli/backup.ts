@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { backupPglite, backupPostgres, type BackupResult } from '../backup/index.ts';
 import { EXIT, exitCodeOf, messageOf } from '../backup/errors.ts';
 import { planOrExit } from './job-args.ts';
+import { readStorageEnv } from '../config.ts';
 
 const USAGE = `usage: stock-tracker backup [--out DIR] [--keep N] [--database-url URL]
 
@@ -58,8 +59,9 @@ function plan(argv: string[]): Plan | 'help' {
     throw new UsageError(`${values.keep !== undefined ? '--keep' : 'BACKUP_KEEP'} must be a whole number >= 1 (got ${JSON.stringify(keepText)})`);
   }
   const outDir = (values.out ?? process.env.BACKUP_DIR ?? '').trim() || './backups';
-  const databaseUrl = (values['database-url'] ?? process.env.DATABASE_URL ?? '').trim() || undefined;
-  return { outDir, keep, databaseUrl, dataDir: process.env.DATA_DIR?.trim() || './data' };
+  const storage = readStorageEnv();
+  const databaseUrl = values['database-url'] !== undefined ? values['database-url'].trim() || undefined : storage.databaseUrl;
+  return { outDir, keep, databaseUrl, dataDir: storage.dataDir };
 }
 
 const human = (bytes: number) => (bytes < 1024 ? `${bytes} B` : bytes < 1024 ** 2 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);

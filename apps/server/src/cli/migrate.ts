@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { DatabaseUnreachableError, openDatabase, redactUrl, type Db } from '../storage/db.ts';
 import { migrate, migrationStatus, MigrationError } from '../storage/migrate.ts';
 import type { Logger } from '../storage/logger.ts';
+import { readStorageEnv } from '../config.ts';
 
 const USAGE = `usage: stock-tracker migrate [--status]
 
@@ -34,8 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
-  const dataDir = process.env.DATA_DIR?.trim() || './data';
+  const { databaseUrl, dataDir } = readStorageEnv();
   const target = databaseUrl ? `PostgreSQL ${redactUrl(databaseUrl)}` : `PGlite ${resolve(dataDir, 'pglite')}`;
 
   let db: Db;

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { formatVerification, restorePglite, restorePostgres, type RestoreReport } from '../backup/index.ts';
 import { EXIT, exitCodeOf, messageOf } from '../backup/errors.ts';
 import { planOrExit } from './job-args.ts';
+import { readStorageEnv } from '../config.ts';
 
 const USAGE = `usage: stock-tracker restore FILE --target-database NAME [--database-url URL] [--create] [--force] [--jobs N]
        stock-tracker restore FILE --target-data-dir DIR [--force]
@@ -81,7 +82,7 @@ function plan(argv: string[]): Plan | 'help' {
   }
   const target = values['target-database'];
   if (target === undefined || !target.trim()) throw new UsageError('--target-database NAME is required (or --target-data-dir DIR for a PGlite backup)');
-  const databaseUrl = (values['database-url'] ?? process.env.DATABASE_URL ?? '').trim();
+  const databaseUrl = values['database-url']?.trim() ?? readStorageEnv().databaseUrl ?? '';
   if (!databaseUrl) throw new UsageError('no server to restore on: set DATABASE_URL or pass --database-url');
   let jobs: number | undefined;
   if (values.jobs !== undefined) {

@@ -22,6 +22,7 @@ import { migrate } from '../storage/migrate.ts';
 import { createAuthRepository } from '../storage/auth-repo.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { createAccount, resetPassword } from '../auth/accounts.ts';
+import { readStorageEnv } from '../config.ts';
 
 const USAGE = `usage: stock-tracker user <create|set-password|list> [--username NAME]
 
@@ -111,8 +112,7 @@ export async function run(argv: string[], io: UserCliIo = { stdin: process.stdin
     return 2;
   }
 
-  const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
-  const dataDir = process.env.DATA_DIR?.trim() || './data';
+  const { databaseUrl, dataDir } = readStorageEnv();
   const target = databaseUrl ? `PostgreSQL ${redactUrl(databaseUrl)}` : `PGlite ${resolve(dataDir, 'pglite')}`;
   let db: Db;
   try {
