@@ -10,7 +10,7 @@
  * so decisions and fills are the same as with full delivery (tested).
  */
 import type { Bar, ClassifiedTrade, EngineOutput, ForeignState, QuoteState, TradingEvent } from '@stock-tracker/protocol';
-import type { TradingCore } from './core.ts';
+import { type TradingCore, interestGeneration } from './core.ts';
 
 const MINUTE = 60_000;
 
@@ -18,12 +18,21 @@ interface Facts {
   quote: QuoteState | undefined;
   last: number | undefined;
   foreign: ForeignState | undefined;
+  /** Indexes (into `known`) of the accounts whose wants(symbol) / strategiesTrade(symbol) held at generation `gen`. */
+  gen: number;
+  ticks: number[];
+  bars: number[];
 }
 
 export class TradingHub {
   private readonly facts = new Map<string, Facts>();
   private minute = -Infinity;
   private lastTrade: ClassifiedTrade | null = null;
+  /** The cores the per-symbol lists index; `cores` is public and the server's runner pushes/splices it directly. */
+  private known: TradingCore[] = [];
+  /** Bumped when `cores` changed, so every symbol's lists are rebuilt. */
+  private membership = 0;
+  private listsOf = -1;
 
   constructor(
     readonly cores: TradingCore[],
@@ -31,6 +40,7 @@ export class TradingHub {
   ) {}
 
   onMarket(o: EngineOutput): void {
+    this.checkMembership();
     switch (o.type) {
       case 'trade': {
         const t = o.trade;
@@ -79,20 +89,81 @@ export class TradingHub {
   }
 
   private closedBar(b: Bar): void {
-    for (const c of this.cores) {
-      if (!c.strategiesTrade(b.symbol)) continue;
+    const f = this.lists(b.symbol);
+    const list = f.bars;
+    const cores = this.known;
+    for (let i = 0; i < list.length; i++) {
+      const c = cores[list[i]!]!;
       this.sync(c, b.symbol);
       this.send(c, null, c.onClosedBar(b));
     }
   }
 
   private deliver(symbol: string, o: EngineOutput, everyone: boolean): void {
-    for (const c of this.cores) {
-      if (!everyone && !c.wants(symbol)) continue;
+    const cores = this.known;
+    if (everyone) {
+      for (let i = 0; i < cores.length; i++) {
+        const c = cores[i]!;
+        this.sync(c, symbol);
+        this.send(c, null, c.onMarket(o));
+      }
+      return;
+    }
+    const list = this.lists(symbol).ticks;
+    for (let k = 0; k < list.length; k++) {
+      const i = list[k]!;
+      const c = cores[i]!;
       // Sync before wants() can change: a core that starts caring gets the facts first.
       this.sync(c, symbol);
+      const gen = interestGeneration();
       this.send(c, null, c.onMarket(o));
+      if (interestGeneration() !== gen) {
+        // Interest moved while delivering (a fill, or the sink acting on another account): ask the remaining
+        // accounts directly, exactly as without the cached list.
+        for (let j = i + 1; j < cores.length; j++) {
+          const d = cores[j]!;
+          if (!d.wants(symbol)) continue;
+          this.sync(d, symbol);
+          this.send(d, null, d.onMarket(o));
+        }
+        return;
+      }
     }
+  }
+
+  /** Per-symbol lists of interested accounts, rebuilt only when some account's interest or the membership changed. */
+  private lists(symbol: string): Facts {
+    const f = this.fact(symbol);
+    const gen = interestGeneration();
+    if (f.gen !== gen || this.listsOf !== this.membership) {
+      if (this.listsOf !== this.membership) {
+        // Membership changed: every symbol's lists are stale; they are rebuilt lazily as their outputs come.
+        for (const g of this.facts.values()) g.gen = -1;
+        this.listsOf = this.membership;
+      }
+      const ticks: number[] = [];
+      const bars: number[] = [];
+      const cores = this.known;
+      for (let i = 0; i < cores.length; i++) {
+        if (cores[i]!.wants(symbol)) ticks.push(i);
+        if (cores[i]!.strategiesTrade(symbol)) bars.push(i);
+      }
+      f.ticks = ticks;
+      f.bars = bars;
+      f.gen = gen;
+    }
+    return f;
+  }
+
+  /** `cores` may have been pushed to or spliced since the last output (pointer compare: no Map lookups). */
+  private checkMembership(): void {
+    const cores = this.cores;
+    const known = this.known;
+    let same = cores.length === known.length;
+    for (let i = 0; same && i < cores.length; i++) same = cores[i] === known[i];
+    if (same) return;
+    this.known = cores.slice();
+    this.membership++;
   }
 
   private sync(c: TradingCore, symbol: string): void {
@@ -114,7 +185,7 @@ export class TradingHub {
   private fact(symbol: string): Facts {
     let f = this.facts.get(symbol);
     if (f === undefined) {
-      f = { quote: undefined, last: undefined, foreign: undefined };
+      f = { quote: undefined, last: undefined, foreign: undefined, gen: -1, ticks: [], bars: [] };
       this.facts.set(symbol, f);
     }
     return f;
