@@ -1,23 +1,10 @@
 import type { AlertRule, EngineOutput, MarketEvent, SymbolRef } from '@stock-tracker/protocol';
 import { MarketEngine } from '../src/engine.ts';
+import { symbolRef, vn } from './builders.ts';
 
-/** 2024-01-02 at hh:mm:ss in Vietnam (UTC+7). */
-const vn = (hh: number, mm: number, ss = 0) => Date.UTC(2024, 0, 2, hh - 7, mm, ss);
 const DAY = 86_400_000;
 
-const fptRef = (over: Partial<SymbolRef> = {}): SymbolRef => ({
-  symbol: 'FPT',
-  exchange: 'HOSE',
-  market: 'VN',
-  tradingDate: '2024-01-02',
-  reference: 100_000,
-  ceiling: 107_000,
-  floor: 93_000,
-  lotSize: 100,
-  indices: ['VNINDEX', 'VN30'],
-  sharesOutstanding: 1_000_000,
-  ...over,
-});
+const fptRef = (over: Partial<SymbolRef> = {}): SymbolRef => symbolRef({ sharesOutstanding: 1_000_000, ...over });
 
 const rule = (over: Partial<AlertRule>): AlertRule => ({
   id: 'r1',

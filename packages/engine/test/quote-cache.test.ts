@@ -3,23 +3,9 @@ import type { ClassifiedTrade, QuoteEvent, Side, SymbolRef } from '@stock-tracke
 import { QuoteCache } from '../src/quote-cache.ts';
 import { HNX, HOSE, UPCOM, US, daySchedule, phaseAt, phaseInSchedule } from '@stock-tracker/rules';
 import { foreignStateOf } from '../src/foreign-tracker.ts';
+import { symbolRef, vn } from './builders.ts';
 
-/** 2024-01-02 at hh:mm in Vietnam (UTC+7, no DST). */
-const vn = (hh: number, mm: number, ss = 0) => Date.UTC(2024, 0, 2, hh - 7, mm, ss);
-
-const ref = (over: Partial<SymbolRef> = {}): SymbolRef => ({
-  symbol: 'FPT',
-  exchange: 'HOSE',
-  market: 'VN',
-  tradingDate: '2024-01-02',
-  reference: 100_000,
-  ceiling: 107_000,
-  floor: 93_000,
-  lotSize: 100,
-  indices: ['VNINDEX', 'VN30'],
-  sharesOutstanding: 1_000_000_000,
-  ...over,
-});
+const ref = symbolRef;
 
 let n = 0;
 const ct = (ts: number, price: number, volume: number, side: Side = 'unknown', symbol = 'FPT'): ClassifiedTrade => ({
