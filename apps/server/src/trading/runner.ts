@@ -407,7 +407,9 @@ export class TradingRunner {
     }
     try {
       const events = slot.core.applyBrokerUpdate(u);
-      if (events.length > 0) this.collect(slot, events, null, false);
+      // The update's own order mirrors the broker; anything else it caused (e.g. a kill switch engaged by the fill's
+      // loss cancelling other orders) goes to the broker like any decision of the core.
+      if (events.length > 0) this.collect(slot, events, null, true, u.type === 'fill' ? u.fill.orderId : u.event.orderId);
     } catch (err) {
       this.coreError(slot, err, 'applyBrokerUpdate');
     }
@@ -600,13 +602,13 @@ export class TradingRunner {
    * data, strategies, exits, kill switch), so on a broker account its new orders go to the broker and the orders it
    * cancelled are cancelled there too. Manual commands and broker updates are not routed (handled where they happen).
    */
-  private collect(slot: AccountSlot, events: TradingEvent[], commandId: string | null, route = true): void {
+  private collect(slot: AccountSlot, events: TradingEvent[], commandId: string | null, route = true, except: string | null = null): void {
     for (const e of events) {
       switch (e.type) {
         case 'order':
           slot.orders.set(e.event.order.id, e.event.order);
           if (commandId) this.commandOf.set(e.event.order.id, commandId);
-          if (route && slot.broker) this.route(slot, e.event.order, e.event.prevStatus);
+          if (route && slot.broker && e.event.order.id !== except) this.route(slot, e.event.order, e.event.prevStatus);
           break;
         case 'fill': {
           const f = e.fill;
