@@ -301,8 +301,9 @@ export class TradingCore {
   syncMarket(symbol: string, quote: QuoteState | undefined, last: number | undefined, foreign: ForeignState | undefined): void {
     const s = this.sym(symbol);
     if (quote !== undefined && s.quote !== quote) {
-      if (s.quote === undefined || s.quote.bids !== quote.bids) s.usedBids.length = 0;
-      if (s.quote === undefined || s.quote.asks !== quote.asks) s.usedAsks.length = 0;
+      // Setting .length is not free even when it is already 0 (quotes are the most frequent output).
+      if ((s.quote === undefined || s.quote.bids !== quote.bids) && s.usedBids.length !== 0) s.usedBids.length = 0;
+      if ((s.quote === undefined || s.quote.asks !== quote.asks) && s.usedAsks.length !== 0) s.usedAsks.length = 0;
       s.quote = quote;
       s.phase = quote.phase;
       s.halted = quote.halted;
@@ -415,8 +416,8 @@ export class TradingCore {
     const prev = s.quote;
     s.quote = q;
     // A new book (new arrays) restores the liquidity our orders took from the old one.
-    if (prev === undefined || prev.bids !== q.bids) s.usedBids.length = 0;
-    if (prev === undefined || prev.asks !== q.asks) s.usedAsks.length = 0;
+    if ((prev === undefined || prev.bids !== q.bids) && s.usedBids.length !== 0) s.usedBids.length = 0;
+    if ((prev === undefined || prev.asks !== q.asks) && s.usedAsks.length !== 0) s.usedAsks.length = 0;
     const prevPhase = s.phase;
     s.phase = q.phase;
     s.halted = q.halted;
@@ -427,7 +428,7 @@ export class TradingCore {
     }
     this.newAccountDay(q.tradingDate);
     if (q.phase === 'closed' && prevPhase !== 'closed') this.expireDayOrders(s, null, 'market closed');
-    if (this.hasHook('onQuote')) this.runStrategies('onQuote', s.symbol, q);
+    if (this.hooks.onQuote) this.runStrategies('onQuote', s.symbol, q);
   }
 
   private onTrade(t: ClassifiedTrade): void {
@@ -441,7 +442,7 @@ export class TradingCore {
       // Equity moves with every trade of a held symbol; only the equity limits need it at once (peak: at fills and minutes).
       if (this.limits.maxDailyLossPct != null || this.limits.maxDrawdownPct != null) this.checkAccountRisk();
     }
-    if (this.hasHook('onTrade')) this.runStrategies('onTrade', s.symbol, t);
+    if (this.hooks.onTrade) this.runStrategies('onTrade', s.symbol, t);
   }
 
   private onBarClosed(b: Bar): void {
@@ -1177,10 +1178,6 @@ export class TradingCore {
   private readonly ctx: StrategyContext;
   private hooks = { onTrade: false, onQuote: false, onForeign: false };
 
-  private hasHook(h: 'onTrade' | 'onQuote' | 'onForeign'): boolean {
-    return this.hooks[h];
-  }
-
   private updateHooks(): void {
     interestGen++;
     this.hooks = { onTrade: this.strats.some((s) => s.onTrade !== undefined), onQuote: this.strats.some((s) => s.onQuote !== undefined), onForeign: this.strats.some((s) => s.onForeign !== undefined) };
@@ -1429,14 +1426,21 @@ export class TradingCore {
   // ---------------------------------------------------------------- plumbing
 
   private sym(symbol: string): Sym {
+    // One-entry cache: the hub syncs a symbol and then delivers its output, so the same Sym is looked up twice in a
+    // row (Sym records are never removed from the map, so a cached one cannot go stale).
+    const c = this.lastSym;
+    if (c !== null && c.symbol === symbol) return c;
     let s = this.syms.get(symbol);
     if (s === undefined) {
       const rules = rulesFor('US');
       s = { symbol, ref: undefined, rules, market: rules.market, last: undefined, quote: undefined, foreign: undefined, phase: 'pre_open', halted: false, tradingDate: null, lastBarTs: -Infinity, usedBids: [], usedAsks: [], orders: [] };
       this.syms.set(symbol, s);
     }
+    this.lastSym = s;
     return s;
   }
+
+  private lastSym: Sym | null = null;
 
   private emit(e: TradingEvent): void {
     if (this.out !== null) this.out.push(e);
