@@ -13,7 +13,7 @@ import path from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ERRORS } from '@stock-tracker/protocol';
 import { expectEdgeSecurityHeaders, expectJsonError, SANE_ID } from '../helpers/edge-assertions.ts';
-import { NGINX_DIR, createNginxPrefix, edgeFiles, freePort, startNginx, webFiles, type RunningNginx } from '../helpers/nginx.ts';
+import { NGINX_DIR, createNginxPrefix, edgeFiles, edgeRealIpConfig, freePort, startNginx, webFiles, type RunningNginx } from '../helpers/nginx.ts';
 
 const NGINX_ID = /^[0-9a-f]{32}$/;
 const INDEX_HTML = '<!doctype html><html><head><title>stock-tracker stub</title></head><body><div id="root" data-stub="spa-index"></div></body></html>\n';
@@ -124,13 +124,7 @@ const edgeVars = (apiPort: number, webPort: number, listen: number, overrides: R
   ...overrides,
 });
 
-/** EDGE_REAL_IP_CONFIG as the image's entrypoint computes it from EDGE_TRUSTED_PROXIES (the shipped envsh script). */
-function realIpConfig(trusted: string): string {
-  return execFileSync('sh', ['-c', '. "$1" && printf %s "$EDGE_REAL_IP_CONFIG"', 'sh', path.join(NGINX_DIR, 'edge-real-ip.envsh')], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', EDGE_TRUSTED_PROXIES: trusted },
-    encoding: 'utf8',
-  });
-}
+const realIpConfig = (trusted: string) => edgeRealIpConfig({ EDGE_TRUSTED_PROXIES: trusted });
 
 async function startEdge(apiPort: number, webPort: number, overrides: Record<string, string> = {}): Promise<{ nginx: RunningNginx; port: number }> {
   const port = await freePort();

@@ -15,6 +15,7 @@ import {
   REPO_ROOT,
   createNginxPrefix,
   edgeFiles,
+  edgeRealIpConfig,
   expandIncludes,
   nginxConfigTest,
   parseNginx,
@@ -37,7 +38,7 @@ const EDGE_VARS = {
   EDGE_API_TIMEOUT: '30s',
   EDGE_WS_TIMEOUT: '75s',
   EDGE_EXPOSE_INTERNAL: '0',
-  EDGE_REAL_IP_CONFIG: realIpConfig({}),
+  EDGE_REAL_IP_CONFIG: edgeRealIpConfig({}),
 };
 const WEB_VARS = { WEB_LISTEN_PORT: '18090', WEB_ROOT: '/srv/www' };
 const SECURITY_HEADERS = [
@@ -51,13 +52,6 @@ const SECURITY_HEADERS = [
   'Strict-Transport-Security',
 ];
 
-/** EDGE_REAL_IP_CONFIG as the nginx image's entrypoint computes it: the shipped envsh script, sourced by sh. */
-function realIpConfig(env: { EDGE_TRUSTED_PROXIES?: string; EDGE_REAL_IP_HEADER?: string }): string {
-  return execFileSync('sh', ['-c', '. "$1" && printf %s "$EDGE_REAL_IP_CONFIG"', 'sh', path.join(NGINX_DIR, 'edge-real-ip.envsh')], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-    encoding: 'utf8',
-  });
-}
 
 const read = (rel: string) => readFileSync(path.join(REPO_ROOT, rel), 'utf8');
 const compose = (rel: string) => parse(read(rel), { merge: true }) as { services: Record<string, Record<string, any>> };
@@ -115,12 +109,12 @@ describe('nginx -t', () => {
 });
 
 describe('trusted proxies in front of the edge (real_ip)', () => {
-  const realIp = (env: Parameters<typeof realIpConfig>[0]) => {
-    const tree = expanded(edgeFiles({ ...EDGE_VARS, EDGE_REAL_IP_CONFIG: realIpConfig(env) }, 'edge'), 'conf.d/edge.conf');
+  const realIp = (env: Parameters<typeof edgeRealIpConfig>[0]) => {
+    const tree = expanded(edgeFiles({ ...EDGE_VARS, EDGE_REAL_IP_CONFIG: edgeRealIpConfig(env) }, 'edge'), 'conf.d/edge.conf');
     return tree.filter((d) => d.name.startsWith('set_real_ip_from') || d.name.startsWith('real_ip_'));
   };
-  const check = (env: Parameters<typeof realIpConfig>[0]) => {
-    const prefix = createNginxPrefix(edgeFiles({ ...EDGE_VARS, EDGE_REAL_IP_CONFIG: realIpConfig(env) }, 'edge'));
+  const check = (env: Parameters<typeof edgeRealIpConfig>[0]) => {
+    const prefix = createNginxPrefix(edgeFiles({ ...EDGE_VARS, EDGE_REAL_IP_CONFIG: edgeRealIpConfig(env) }, 'edge'));
     try {
       return nginxConfigTest(prefix);
     } finally {

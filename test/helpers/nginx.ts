@@ -127,6 +127,17 @@ export function createNginxPrefix(files: Record<string, string>): string {
 const template = (rel: string) => readFileSync(path.join(NGINX_DIR, rel), 'utf8');
 
 /** The edge's rendered files: conf.d/edge.conf (plain or TLS variant) and conf.d/edge.d/*. */
+/**
+ * EDGE_REAL_IP_CONFIG as the nginx image's entrypoint computes it from
+ * EDGE_TRUSTED_PROXIES / EDGE_REAL_IP_HEADER: the shipped envsh script, sourced by sh.
+ */
+export function edgeRealIpConfig(env: { EDGE_TRUSTED_PROXIES?: string; EDGE_REAL_IP_HEADER?: string } = {}): string {
+  return execFileSync('sh', ['-c', '. "$1" && printf %s "$EDGE_REAL_IP_CONFIG"', 'sh', path.join(NGINX_DIR, 'edge-real-ip.envsh')], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    encoding: 'utf8',
+  });
+}
+
 export function edgeFiles(vars: Record<string, string>, variant: 'edge' | 'edge-tls' = 'edge'): Record<string, string> {
   const files: Record<string, string> = { 'conf.d/edge.conf': renderTemplate(template(`${variant}.conf.template`), vars) };
   for (const name of readdirSync(path.join(NGINX_DIR, 'edge.d'))) {

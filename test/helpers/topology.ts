@@ -22,7 +22,7 @@ import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { createNginxPrefix, edgeFiles, freePort, startNginx, webFiles, type RunningNginx } from './nginx.ts';
+import { createNginxPrefix, edgeFiles, edgeRealIpConfig, freePort, startNginx, webFiles, type RunningNginx } from './nginx.ts';
 import { databaseUrlFor, dropDatabase, uniqueDbName, withAdmin } from './pg-admin.ts';
 import { Redis } from 'ioredis';
 import { ensureWebBuild, REPO_ROOT, simDayMsForContinuousSession, WEB_DIST } from './server.ts';
@@ -415,6 +415,8 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
       API_SERVERS: loopbackServers(composeEdge.API_SERVERS ?? '', apis.map((p) => p.port)),
       WEB_SERVER: `127.0.0.1:${webPort}`,
       EDGE_RESOLVER: '127.0.0.1',
+      // What the image's entrypoint script renders from EDGE_TRUSTED_PROXIES / EDGE_REAL_IP_HEADER.
+      EDGE_REAL_IP_CONFIG: edgeRealIpConfig({ EDGE_TRUSTED_PROXIES: composeEdge.EDGE_TRUSTED_PROXIES ?? '', EDGE_REAL_IP_HEADER: composeEdge.EDGE_REAL_IP_HEADER ?? '' }),
     };
     const edge = await startNginx(createNginxPrefix(edgeFiles(edgeVars)), [edgePort]);
     cleanups.push(() => edge.stop());
