@@ -106,7 +106,7 @@ describe('Alpaca accounts (embedded runner, fake Alpaca Trading API)', () => {
     await storage?.cleanup();
   });
 
-  const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) => {
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) => {
     const r = await app.inject({ method, url: `/api${url}`, ...(payload !== undefined ? { payload: payload as object } : {}) });
     return { status: r.statusCode, body: r.body ? JSON.parse(r.body) : undefined };
   };
@@ -199,5 +199,15 @@ describe('Alpaca accounts (embedded runner, fake Alpaca Trading API)', () => {
     expect(JSON.stringify(pos)).toContain('"qty":17');
     // Published once each, as stored.
     expect(published.filter((e) => e.type === 'fill').map((e) => e.fill!.id).sort()).toEqual(all.map((f) => f.id).sort());
+
+    // An order the core cancels on its own (the drawdown kill switch, engaged by a falling mark) is cancelled at Alpaca too.
+    const k1 = await call('POST', `/trading/accounts/${id}/orders`, { clientOrderId: 'k1', symbol: 'AAPL', side: 'buy', type: 'limit', qty: 1, limitPrice: 150 });
+    expect(k1.status, JSON.stringify(k1.body)).toBe(201);
+    expect((await call('PUT', `/trading/accounts/${id}/risk`, { maxDrawdownPct: 0.01 })).status).toBe(200);
+    await until('the new risk limits in the core', async () => runner.core(id)!.riskLimits().maxDrawdownPct === 0.01);
+    feed({ type: 'trade', ts: Date.now(), symbol: 'AAPL', id: 't2', price: 150, volume: 100 });
+    expect(runner.core(id)!.account().killSwitch.active, 'the kill switch engaged').toBe(true);
+    await until('the order cancelled at Alpaca', async () => fake.byClientId('k1')!.status === 'canceled');
+    await until('the order closed in the core', async () => (await order(id, k1.body.id)).status === 'cancelled');
   }, 30_000);
 });
