@@ -63,17 +63,15 @@ const MINUTE = 60_000;
 const EMPTY: TradingEvent[] = [];
 
 /**
- * Bumped whenever any core's answer to wants()/strategiesTrade() may change (an order opens or closes, a fill moves a
+ * `interest.gen` is bumped whenever any core's answer to wants()/strategiesTrade() may change (an order opens or closes, a fill moves a
  * position, strategies are attached or removed, a core is restored). TradingHub caches, per symbol, which accounts
  * want its outputs and rebuilds that list only when this moved: asking every account about every trade/quote was the
- * hub's largest cost. One counter for all cores keeps the hub's check O(1); a change in an unrelated account only
+ * hub's largest cost. An object, not an exported function: the hub reads it per delivery, and a cross-module call
+ * goes through the transpiler's export getter each time. One counter for all cores keeps the hub's check O(1); a change in an unrelated account only
  * costs a rebuild, never a wrong delivery.
+ * @internal TradingHub support, not part of the public API.
  */
-let interestGen = 0;
-/** @internal TradingHub support (see interestGen). */
-export function interestGeneration(): number {
-  return interestGen;
-}
+export const interest = { gen: 0 };
 const isAuction = (p: SessionPhase) => p === 'ato' || p === 'atc' || p === 'plo';
 
 interface Lot {
@@ -621,7 +619,7 @@ export class TradingCore {
     this.change(o, 'accepted', ts, 'accepted', null);
     this.openCount++;
     s!.orders.push(o);
-    interestGen++;
+    interest.gen++;
     if (!this.external) this.fillOnArrival(s!, o, ts);
     return { ok: true, order: { ...o }, code: null, reason: 'accepted', events: EMPTY };
   }
@@ -860,7 +858,7 @@ export class TradingCore {
 
   /** Books a fill into cash and the position; fills from a broker come through here too. */
   private applyFill(s: Sym, f: Fill, computeFees: boolean): Fill {
-    interestGen++;
+    interest.gen++;
     const oi = this.info.get(f.orderId);
     if (oi) oi.fills++;
     const m = s.market;
@@ -1161,7 +1159,7 @@ export class TradingCore {
     if (s) {
       const i = s.orders.indexOf(o);
       if (i >= 0) s.orders.splice(i, 1);
-      interestGen++;
+      interest.gen++;
     }
     this.closeTrade(o, ts);
   }
@@ -1179,7 +1177,7 @@ export class TradingCore {
   private hooks = { onTrade: false, onQuote: false, onForeign: false };
 
   private updateHooks(): void {
-    interestGen++;
+    interest.gen++;
     this.hooks = { onTrade: this.strats.some((s) => s.onTrade !== undefined), onQuote: this.strats.some((s) => s.onQuote !== undefined), onForeign: this.strats.some((s) => s.onForeign !== undefined) };
   }
 
@@ -1403,13 +1401,13 @@ export class TradingCore {
       s.tradingDate = r.tradingDate;
       s.lastBarTs = r.lastBarTs ?? -Infinity;
     }
-    interestGen++;
+    interest.gen++;
     for (const p of x.positions as Pos[]) c.pos.set(p.symbol, { ...p, lots: p.lots.map((l) => ({ ...l })) });
     for (const o of x.orders as Order[]) {
       c.byId.set(o.id, o);
       c.byClientId.set(o.clientOrderId, o);
       c.sym(o.symbol).orders.push(o);
-      interestGen++;
+      interest.gen++;
       c.openCount++;
     }
     for (const [id, inf] of x.info as [string, OrderInfo][]) c.info.set(id, inf);

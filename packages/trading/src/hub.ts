@@ -10,7 +10,10 @@
  * so decisions and fills are the same as with full delivery (tested).
  */
 import type { Bar, ClassifiedTrade, EngineOutput, ForeignState, QuoteState, TradingEvent } from '@stock-tracker/protocol';
-import { type TradingCore, interestGeneration } from './core.ts';
+import { type TradingCore, interest as sharedInterest } from './core.ts';
+
+/** Captured once: a plain property read per delivery instead of the export getter. */
+const interest = sharedInterest;
 
 const MINUTE = 60_000;
 
@@ -115,9 +118,9 @@ export class TradingHub {
       const c = cores[i]!;
       // Sync before wants() can change: a core that starts caring gets the facts first.
       this.sync(c, symbol);
-      const gen = interestGeneration();
+      const gen = interest.gen;
       this.send(c, null, c.onMarket(o));
-      if (interestGeneration() !== gen) {
+      if (interest.gen !== gen) {
         // Interest moved while delivering (a fill, or the sink acting on another account): ask the remaining
         // accounts directly, exactly as without the cached list.
         for (let j = i + 1; j < cores.length; j++) {
@@ -134,7 +137,7 @@ export class TradingHub {
   /** Per-symbol lists of interested accounts, rebuilt only when some account's interest or the membership changed. */
   private lists(symbol: string): Facts {
     const f = this.fact(symbol);
-    const gen = interestGeneration();
+    const gen = interest.gen;
     if (f.gen !== gen || this.listsOf !== this.membership) {
       if (this.listsOf !== this.membership) {
         // Membership changed: every symbol's lists are stale; they are rebuilt lazily as their outputs come.
