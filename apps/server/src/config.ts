@@ -125,6 +125,12 @@ export interface TradingSettings {
   commandWaitMs: number;
   /** Full reload of pending commands, strategies and risk limits by the core's process (changes also arrive at once). */
   reloadMs: number;
+  /**
+   * Whether this deployment offers Alpaca accounts (TRADING_ALPACA_ACCOUNTS). Api replicas do not hold the
+   * Alpaca keys (only the collector, where the cores run, does), so they learn it from this non-secret flag;
+   * unset, it is true exactly when this process has the keys.
+   */
+  alpacaAccounts: boolean;
 }
 
 export const TRADING_DEFAULTS: TradingSettings = {
@@ -139,6 +145,7 @@ export const TRADING_DEFAULTS: TradingSettings = {
   backtestMaxEvents: 5_000_000,
   commandWaitMs: 2_000,
   reloadMs: 5_000,
+  alpacaAccounts: false,
 };
 
 function parseTrading(r: Reader): TradingSettings {
@@ -156,6 +163,7 @@ function parseTrading(r: Reader): TradingSettings {
     backtestMaxEvents: r.int('BACKTEST_MAX_EVENTS', d.backtestMaxEvents, 1, 1e9),
     commandWaitMs: r.int('TRADING_COMMAND_WAIT_MS', d.commandWaitMs, 0, 60_000),
     reloadMs: r.int('TRADING_RELOAD_MS', d.reloadMs, 100, 86_400_000),
+    alpacaAccounts: r.bool('TRADING_ALPACA_ACCOUNTS', r.raw('ALPACA_TRADING_KEY_ID') !== undefined),
   };
 }
 

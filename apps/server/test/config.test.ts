@@ -127,6 +127,14 @@ describe('loadConfig', () => {
     expect(text).not.toContain('sekret');
     expect(text).toContain('AK');
   });
+
+  it('offers Alpaca accounts where the keys are, and on key-less api replicas only when told (TRADING_ALPACA_ACCOUNTS)', () => {
+    const keys = { ALPACA_TRADING_KEY_ID: 'PK123', ALPACA_TRADING_SECRET_KEY: 'secret' };
+    expect(loadConfig({}).trading?.alpacaAccounts).toBe(false);
+    expect(loadConfig(keys).trading?.alpacaAccounts).toBe(true);
+    expect(loadConfig({ TRADING_ALPACA_ACCOUNTS: 'true' }).trading?.alpacaAccounts).toBe(true);
+    expect(loadConfig({ ...keys, TRADING_ALPACA_ACCOUNTS: 'false' }).trading?.alpacaAccounts).toBe(false);
+  });
 });
 
 describe('production refusals at start (real CLI)', () => {

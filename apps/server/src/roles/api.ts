@@ -92,8 +92,8 @@ export async function startApi(opts: ApiRoleOptions): Promise<RunningApi> {
     const trading = tradingSettings.enabled
       ? {
           service: new TradingService(tradingRepo, new TradingAnnouncer(redisClient, tradingChannel(s.redisPrefix), tradingRepo, log), tradingSettings, {
-            // Alpaca accounts run on the collector leader, which needs the keys; the api only checks they are configured.
-            alpaca: config.alpacaTrading !== undefined,
+            // Alpaca accounts run on the collector leader, which holds the keys; the api holds none and follows the flag.
+            alpaca: config.trading?.alpacaAccounts ?? false,
           }),
           backtests: new BacktestService(tradingRepo, tradingSettings, log),
         }
