@@ -104,7 +104,7 @@ interface Sym {
   tradingDate: string | null;
   /** Start of the last closed bar given to strategies (late corrections are not replayed). */
   lastBarTs: number;
-  /** Book volume already taken by our orders since the quote was published, per level. */
+  /** Book volume already taken by our orders since that side of the book last changed, per level. */
   usedBids: number[];
   usedAsks: number[];
   /** Open orders, oldest first (fill priority). */
@@ -300,8 +300,8 @@ export class TradingCore {
     const s = this.sym(symbol);
     if (quote !== undefined && s.quote !== quote) {
       // Setting .length is not free even when it is already 0 (quotes are the most frequent output).
-      if ((s.quote === undefined || s.quote.bids !== quote.bids) && s.usedBids.length !== 0) s.usedBids.length = 0;
-      if ((s.quote === undefined || s.quote.asks !== quote.asks) && s.usedAsks.length !== 0) s.usedAsks.length = 0;
+      if (s.usedBids.length !== 0 && (s.quote === undefined || !sameLevels(s.quote.bids, quote.bids))) s.usedBids.length = 0;
+      if (s.usedAsks.length !== 0 && (s.quote === undefined || !sameLevels(s.quote.asks, quote.asks))) s.usedAsks.length = 0;
       s.quote = quote;
       s.phase = quote.phase;
       s.halted = quote.halted;
@@ -413,9 +413,12 @@ export class TradingCore {
     const s = this.sym(q.symbol);
     const prev = s.quote;
     s.quote = q;
-    // A new book (new arrays) restores the liquidity our orders took from the old one.
-    if ((prev === undefined || prev.bids !== q.bids) && s.usedBids.length !== 0) s.usedBids.length = 0;
-    if ((prev === undefined || prev.asks !== q.asks) && s.usedAsks.length !== 0) s.usedAsks.length = 0;
+    // A changed book side restores the liquidity our orders took from the old one. Compared by value, not by array
+    // identity: identity does not survive snapshot()/restore(), and a restored core must keep (or drop) the used volume
+    // exactly as the original does. A side republished with the same levels keeps it (the same displayed volume is not
+    // taken twice).
+    if (s.usedBids.length !== 0 && (prev === undefined || !sameLevels(prev.bids, q.bids))) s.usedBids.length = 0;
+    if (s.usedAsks.length !== 0 && (prev === undefined || !sameLevels(prev.asks, q.asks))) s.usedAsks.length = 0;
     const prevPhase = s.phase;
     s.phase = q.phase;
     s.halted = q.halted;
@@ -1355,12 +1358,14 @@ export class TradingCore {
         losingStreak: this.losingStreak,
         limits: this.limits,
         accDate: this.accDate,
-        syms: [...this.syms.values()].map((s) => ({ symbol: s.symbol, ref: s.ref ?? null, last: s.last ?? null, quote: s.quote ?? null, foreign: s.foreign ?? null, phase: s.phase, halted: s.halted, tradingDate: s.tradingDate, lastBarTs: Number.isFinite(s.lastBarTs) ? s.lastBarTs : null })),
+        syms: [...this.syms.values()].map((s) => ({ symbol: s.symbol, ref: s.ref ?? null, last: s.last ?? null, quote: s.quote ?? null, foreign: s.foreign ?? null, phase: s.phase, halted: s.halted, tradingDate: s.tradingDate, lastBarTs: Number.isFinite(s.lastBarTs) ? s.lastBarTs : null, usedBids: dense(s.usedBids), usedAsks: dense(s.usedAsks) })),
         positions: [...this.pos.values()],
         orders: [...this.byId.values()].filter((o) => this.isOpen(o)),
         info: [...this.info.entries()].filter(([id]) => this.isOpen(this.byId.get(id)!)),
         curve: this.curve,
         closed: this.closed,
+        lastTradeSym: this.lastTradeSym,
+        lastTradeMinute: this.lastTradeMinute,
         strategies,
       }),
     ) as TradingSnapshot;
@@ -1400,7 +1405,12 @@ export class TradingCore {
       s.halted = r.halted;
       s.tradingDate = r.tradingDate;
       s.lastBarTs = r.lastBarTs ?? -Infinity;
+      // Book volume our orders already took (absent in snapshots written before it was kept: nothing taken).
+      s.usedBids = Array.isArray(r.usedBids) ? r.usedBids.slice() : [];
+      s.usedAsks = Array.isArray(r.usedAsks) ? r.usedAsks.slice() : [];
     }
+    c.lastTradeSym = x.lastTradeSym ?? null;
+    c.lastTradeMinute = x.lastTradeMinute ?? -1;
     interest.gen++;
     for (const p of x.positions as Pos[]) c.pos.set(p.symbol, { ...p, lots: p.lots.map((l) => ({ ...l })) });
     for (const o of x.orders as Order[]) {
@@ -1466,6 +1476,17 @@ function stripUndef<T extends object>(o: T): Partial<T> {
   for (const [k, v] of Object.entries(o)) if (v !== undefined) r[k] = v;
   return r as Partial<T>;
 }
+
+/** Same displayed levels (price and volume, in order). */
+function sameLevels(a: readonly { price: number; volume: number }[], b: readonly { price: number; volume: number }[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.price !== b[i]!.price || a[i]!.volume !== b[i]!.volume) return false;
+  return true;
+}
+
+/** Used volume per level as plain JSON: a level skipped while walking the book leaves a hole (null in JSON); 0 means the same. */
+const dense = (used: number[]) => Array.from(used, (v) => v ?? 0);
 
 const seqOf = (id: string) => Number(id.slice(id.lastIndexOf('-o') + 2)) || 0;
 const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
