@@ -207,7 +207,7 @@ const toCommand = (r: Row): CommandRecord => ({
   createdAt: num(r.created_at),
 });
 
-const ORDER_COLS = `id, user_id, account_id, client_order_id, command_id, strategy_id, symbol, side, type, status, open, qty, filled_qty, ts::float8 AS ts, updated_ts::float8 AS updated_ts, data`;
+const ORDER_COLS = `id, user_id, account_id, client_order_id, command_id, strategy_id, symbol, side, type, status, open, qty, filled_qty, event_ts::float8 AS ts, updated_ts::float8 AS updated_ts, data`;
 const toOrder = (r: Row): OrderRecord => ({
   id: r.id as string,
   userId: r.user_id as string,
@@ -227,7 +227,7 @@ const toOrder = (r: Row): OrderRecord => ({
   data: obj(r.data),
 });
 
-const FILL_COLS = `id, user_id, account_id, order_id, symbol, side, qty, price, fee, tax, ts::float8 AS ts, data`;
+const FILL_COLS = `id, user_id, account_id, order_id, symbol, side, qty, price, fee, tax, event_ts::float8 AS ts, data`;
 const toFill = (r: Row): FillRecord => ({
   id: r.id as string,
   userId: r.user_id as string,
@@ -243,7 +243,7 @@ const toFill = (r: Row): FillRecord => ({
   data: obj(r.data),
 });
 
-const SNAPSHOT_COLS = `account_id, user_id, generation, ts::float8 AS ts, fills, core, portfolio`;
+const SNAPSHOT_COLS = `account_id, user_id, generation, event_ts::float8 AS ts, fills, core, portfolio`;
 const toSnapshot = (r: Row): SnapshotRecord => ({
   accountId: r.account_id as string,
   userId: r.user_id as string,
@@ -286,7 +286,7 @@ function page<T extends { ts: number; id: string }>(rows: Row[], n: number, map:
   return { items, next: rows.length > n && last ? encodeCursor({ ts: last.ts, id: last.id }) : null };
 }
 
-function beforeClause(cursor: string | undefined, params: unknown[], tsCol = 'ts'): string {
+function beforeClause(cursor: string | undefined, params: unknown[], tsCol = 'event_ts'): string {
   if (cursor === undefined) return '';
   const pos = decodeCursor(cursor);
   params.push(pos.ts, pos.id);
@@ -477,7 +477,7 @@ export function createTradingRepo(db: Db): TradingRepo {
           where += ` AND symbol = $${params.length}`;
         }
         where += beforeClause(opts.before, params);
-        const rows = await all(`SELECT ${ORDER_COLS} FROM trading_orders WHERE user_id = $1 AND account_id = $2${where} ORDER BY ts DESC, id DESC LIMIT $3`, params);
+        const rows = await all(`SELECT ${ORDER_COLS} FROM trading_orders WHERE user_id = $1 AND account_id = $2${where} ORDER BY event_ts DESC, id DESC LIMIT $3`, params);
         return page(rows, n, toOrder);
       },
       async get(userId, accountId, id) {
@@ -503,10 +503,10 @@ export function createTradingRepo(db: Db): TradingRepo {
           where += ` AND symbol = $${params.length}`;
         }
         where += beforeClause(opts.before, params);
-        const rows = await all(`SELECT ${FILL_COLS} FROM trading_fills WHERE user_id = $1 AND account_id = $2${where} ORDER BY ts DESC, id DESC LIMIT $3`, params);
+        const rows = await all(`SELECT ${FILL_COLS} FROM trading_fills WHERE user_id = $1 AND account_id = $2${where} ORDER BY event_ts DESC, id DESC LIMIT $3`, params);
         return page(rows, n, toFill);
       },
-      all: async (userId, accountId) => (await all(`SELECT ${FILL_COLS} FROM trading_fills WHERE user_id = $1 AND account_id = $2 ORDER BY ts, id`, [userId, accountId])).map(toFill),
+      all: async (userId, accountId) => (await all(`SELECT ${FILL_COLS} FROM trading_fills WHERE user_id = $1 AND account_id = $2 ORDER BY event_ts, id`, [userId, accountId])).map(toFill),
     },
 
     snapshots: {
@@ -526,15 +526,15 @@ export function createTradingRepo(db: Db): TradingRepo {
         let where = '';
         if (opts.from !== undefined) {
           params.push(opts.from);
-          where += ` AND ts >= $${params.length}`;
+          where += ` AND event_ts >= $${params.length}`;
         }
         if (opts.to !== undefined) {
           params.push(opts.to);
-          where += ` AND ts <= $${params.length}`;
+          where += ` AND event_ts <= $${params.length}`;
         }
         // Same window convention as bars: from-only reads forward, otherwise the latest N; oldest first either way.
         const order = opts.from !== undefined && opts.to === undefined ? 'ASC' : 'DESC';
-        const rows = await all(`SELECT ts::float8 AS ts, equity, cash FROM trading_equity WHERE user_id = $1 AND account_id = $2${where} ORDER BY ts ${order} LIMIT $3`, params);
+        const rows = await all(`SELECT event_ts::float8 AS ts, equity, cash FROM trading_equity WHERE user_id = $1 AND account_id = $2${where} ORDER BY event_ts ${order} LIMIT $3`, params);
         const points = rows.map((r) => ({ ts: num(r.ts), equity: num(r.equity), cash: num(r.cash) }));
         return order === 'DESC' ? points.reverse() : points;
       },
@@ -672,7 +672,7 @@ export function createTradingRepo(db: Db): TradingRepo {
         }
         for (const o of b.orders) {
           await tx.query(
-            `INSERT INTO trading_orders (id, user_id, account_id, client_order_id, command_id, strategy_id, symbol, side, type, status, open, qty, filled_qty, ts, updated_ts, data)
+            `INSERT INTO trading_orders (id, user_id, account_id, client_order_id, command_id, strategy_id, symbol, side, type, status, open, qty, filled_qty, event_ts, updated_ts, data)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb)
              ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, open = EXCLUDED.open, qty = EXCLUDED.qty, filled_qty = EXCLUDED.filled_qty,
                updated_ts = EXCLUDED.updated_ts, data = EXCLUDED.data`,
@@ -681,25 +681,25 @@ export function createTradingRepo(db: Db): TradingRepo {
         }
         for (const f of b.fills) {
           await tx.query(
-            `INSERT INTO trading_fills (id, user_id, account_id, order_id, symbol, side, qty, price, fee, tax, ts, data)
+            `INSERT INTO trading_fills (id, user_id, account_id, order_id, symbol, side, qty, price, fee, tax, event_ts, data)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) ON CONFLICT (id) DO NOTHING`,
             [f.id, b.userId, b.accountId, f.orderId, f.symbol, f.side, f.qty, f.price, f.fee, f.tax, f.ts, JSON.stringify(f.data)],
           );
         }
         for (const e of b.equity) {
           await tx.query(
-            `INSERT INTO trading_equity (account_id, user_id, ts, equity, cash) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (account_id, ts) DO UPDATE SET equity = EXCLUDED.equity, cash = EXCLUDED.cash`,
+            `INSERT INTO trading_equity (account_id, user_id, event_ts, equity, cash) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (account_id, event_ts) DO UPDATE SET equity = EXCLUDED.equity, cash = EXCLUDED.cash`,
             [b.accountId, b.userId, e.ts, e.equity, e.cash],
           );
         }
         const s = b.snapshot;
         await tx.query(
-          `INSERT INTO trading_snapshots (account_id, user_id, generation, ts, fills, core, portfolio)
+          `INSERT INTO trading_snapshots (account_id, user_id, generation, event_ts, fills, core, portfolio)
            VALUES ($1, $2, $3, $4, (SELECT count(*)::int FROM trading_fills WHERE account_id = $1) + $5, $6::jsonb, $7::jsonb)
-           ON CONFLICT (account_id) DO UPDATE SET generation = EXCLUDED.generation, ts = EXCLUDED.ts, fills = EXCLUDED.fills, core = EXCLUDED.core,
+           ON CONFLICT (account_id) DO UPDATE SET generation = EXCLUDED.generation, event_ts = EXCLUDED.event_ts, fills = EXCLUDED.fills, core = EXCLUDED.core,
              portfolio = EXCLUDED.portfolio, updated_at = now()
-           WHERE trading_snapshots.generation < EXCLUDED.generation OR trading_snapshots.ts <= EXCLUDED.ts`,
+           WHERE trading_snapshots.generation < EXCLUDED.generation OR trading_snapshots.event_ts <= EXCLUDED.event_ts`,
           [b.accountId, b.userId, b.generation, s.ts, 0, JSON.stringify(s.core), JSON.stringify(s.portfolio)],
         );
         for (const c of b.commands) {

@@ -63,13 +63,17 @@ CREATE TABLE trading_orders (
   open            boolean NOT NULL,
   qty             double precision NOT NULL,
   filled_qty      double precision NOT NULL DEFAULT 0,
-  ts              bigint NOT NULL,
+  event_ts        bigint NOT NULL,
   updated_ts      bigint NOT NULL,
   data            jsonb NOT NULL,
   UNIQUE (account_id, client_order_id)
 );
-CREATE INDEX trading_orders_user_idx ON trading_orders (user_id, account_id, ts DESC, id DESC);
+CREATE INDEX trading_orders_user_idx ON trading_orders (user_id, account_id, event_ts DESC, id DESC);
 CREATE INDEX trading_orders_open_idx ON trading_orders (account_id) WHERE open;
+
+-- Market time columns (`event_ts`, `updated_ts`) are the trading core's own
+-- event times in epoch milliseconds (bigint), compared exactly with its snapshot
+-- horizon; wall-clock columns (`created_at`, …) are timestamptz as elsewhere.
 
 -- Fills: the id is the core's deterministic fill id, the primary key makes
 -- storing one twice a no-op (exactly once across failovers).
@@ -84,10 +88,10 @@ CREATE TABLE trading_fills (
   price       double precision NOT NULL,
   fee         double precision NOT NULL DEFAULT 0,
   tax         double precision NOT NULL DEFAULT 0,
-  ts          bigint NOT NULL,
+  event_ts    bigint NOT NULL,
   data        jsonb NOT NULL
 );
-CREATE INDEX trading_fills_user_idx ON trading_fills (user_id, account_id, ts DESC, id DESC);
+CREATE INDEX trading_fills_user_idx ON trading_fills (user_id, account_id, event_ts DESC, id DESC);
 
 -- The core of each account as of its last stored event (core.snapshot()), and
 -- the portfolio derived from it for REST. Written in the same transaction as
@@ -96,7 +100,7 @@ CREATE TABLE trading_snapshots (
   account_id  text COLLATE "C" PRIMARY KEY REFERENCES trading_accounts (id) ON DELETE CASCADE,
   user_id     text COLLATE "C" NOT NULL,
   generation  integer NOT NULL,
-  ts          bigint NOT NULL,
+  event_ts    bigint NOT NULL,
   fills       integer NOT NULL,
   core        jsonb NOT NULL,
   portfolio   jsonb NOT NULL,
@@ -107,10 +111,10 @@ CREATE TABLE trading_snapshots (
 CREATE TABLE trading_equity (
   account_id  text COLLATE "C" NOT NULL REFERENCES trading_accounts (id) ON DELETE CASCADE,
   user_id     text COLLATE "C" NOT NULL,
-  ts          bigint NOT NULL,
+  event_ts    bigint NOT NULL,
   equity      double precision NOT NULL,
   cash        double precision NOT NULL,
-  PRIMARY KEY (account_id, ts)
+  PRIMARY KEY (account_id, event_ts)
 );
 
 CREATE TABLE trading_strategies (
