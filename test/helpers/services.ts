@@ -100,7 +100,8 @@ export async function ensurePostgres(log: Log = defaultLog): Promise<string> {
     const v = versions[0]!;
     log(`starting PostgreSQL ${v} (pg_ctlcluster)`);
     const r = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', v, 'main', 'start'], { encoding: 'utf8' });
-    if (r.status !== 0 && !/already running/i.test(r.stderr ?? '')) {
+    // pg_ctlcluster says "already running" on stdout (a cluster whose port did not answer the probe yet, e.g. still starting).
+    if (r.status !== 0 && !/already running/i.test(`${r.stderr ?? ''}${r.stdout ?? ''}`)) {
       throw new Error(`pg_ctlcluster ${v} main start failed: ${r.stderr || r.stdout}`);
     }
     await waitFor(() => probeTcp(PG_HOST, PG_PORT), 30_000, 'PostgreSQL');
