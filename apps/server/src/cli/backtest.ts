@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { FORMAT_OPTIONS, TapeOpenError, createTapeStats, readTape, type FormatOption, type MalformedLine } from '@stock-tracker/feeds';
 import type { BacktestReport, StrategyParams } from '@stock-tracker/protocol';
 import { BUILTIN_STRATEGIES, BacktestRunner, parseParams, resolveParams, type BacktestFees } from '@stock-tracker/trading';
-import { MAX_MALFORMED_REPORTED } from './replay.ts';
+import { malformedLineReporter } from './malformed-lines.ts';
 
 const FEES: readonly BacktestFees[] = ['auto', 'none', 'vn', 'us'];
 export const DEFAULT_CASH = 100_000_000;
@@ -174,11 +174,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`stock-tracker backtest: ${args.error}\n\n${USAGE}`);
     return 2;
   }
-  let reported = 0;
-  const onMalformed = (m: MalformedLine) => {
-    reported += 1;
-    if (reported <= MAX_MALFORMED_REPORTED) process.stderr.write(`${args.file}:${m.line}: malformed (${m.kind}): ${m.message}\n`);
-  };
+  const malformed = malformedLineReporter(args.file);
   let progress: Progress | undefined;
   let report: BacktestReport;
   try {
@@ -186,7 +182,7 @@ export async function run(argv: string[]): Promise<number> {
       const st = await stat(args.file).catch(() => null);
       if (st?.isFile()) progress = new Progress(await countLines(args.file));
     }
-    report = await backtestFile(args, onMalformed, progress ? (l) => progress!.update(l) : undefined);
+    report = await backtestFile(args, malformed.onMalformed, progress ? (l) => progress!.update(l) : undefined);
   } catch (e) {
     progress?.end();
     if (e instanceof TapeOpenError) {
@@ -196,7 +192,7 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   progress?.end();
-  if (reported > MAX_MALFORMED_REPORTED) process.stderr.write(`${args.file}: ${reported - MAX_MALFORMED_REPORTED} more malformed lines not shown (${reported} in all)\n`);
+  malformed.finish();
   process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : humanReport(report));
   return 0;
 }

@@ -22,14 +22,13 @@ import {
   readTape,
   systemClock,
   type FormatOption,
-  type MalformedLine,
   type TapeStats,
 } from '@stock-tracker/feeds';
 import type { EngineOutput, MarketEvent, MarketEventType } from '@stock-tracker/protocol';
 import { MARKET_EVENT_TYPES } from '@stock-tracker/protocol';
+import { malformedLineReporter } from './malformed-lines.ts';
 
 /** Malformed lines echoed on stderr before only counting the rest. */
-export const MAX_MALFORMED_REPORTED = 20;
 
 export interface SymbolSummary {
   last: number | null;
@@ -239,11 +238,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
-  let reported = 0;
-  const onMalformed = (m: MalformedLine) => {
-    reported += 1;
-    if (reported <= MAX_MALFORMED_REPORTED) process.stderr.write(`${args.file}:${m.line}: malformed (${m.kind}): ${m.message}\n`);
-  };
+  const malformed = malformedLineReporter(args.file);
+  const onMalformed = malformed.onMalformed;
   const session = new ReplaySession({ useVendorSide: args.useVendorSide });
   let stats: TapeStats;
   try {
@@ -263,9 +259,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  if (reported > MAX_MALFORMED_REPORTED) {
-    process.stderr.write(`${args.file}: ${reported - MAX_MALFORMED_REPORTED} more malformed lines not shown (${reported} in all)\n`);
-  }
+  malformed.finish();
   session.finish();
   const summary = session.summary(args.file, stats);
   process.stdout.write(args.summary ? `${JSON.stringify(summary, null, 2)}\n` : humanReport(summary));
